@@ -1,0 +1,21 @@
+"""URLs of a company's host: the agents' pages, the REST API, health."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tenants import views as tenant_views
+
+urlpatterns = [
+    path("healthz", tenant_views.healthz, name="healthz"),
+    path("", include("accounts.urls")),
+    path("api/v1/", include("inbox.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+]
+
+handler400 = "config.api.handler400"
+handler403 = "config.api.handler403"
+handler404 = "config.api.handler404"
+handler500 = "config.api.handler500"

@@ -1,0 +1,1 @@
+# Conversations, messages and the rest of the inbox arrive with the conversations work.

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Company(TenantMixin):
+    """A customer business: the tenant. Its data lives in its own PostgreSQL schema.
+
+    Rows in state `building`/`pooled` are schemas migrated ahead of time, waiting to be
+    claimed by a signup (see tenants/services.py). They have no slug, name or plan yet,
+    and they stay in this table so that `migrate_schemas` keeps them current.
+    """
+
+    class Status(models.TextChoices):
+        BUILDING = "building", "Building (pool)"
+        POOLED = "pooled", "Ready (pool)"
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.SlugField(max_length=40, unique=True, null=True, blank=True)
+    name = models.CharField(max_length=200, blank=True)
+    plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="companies")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING, db_index=True)
+    suspended_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    provisioned_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    auto_create_schema = True
+    auto_drop_schema = True
+
+    class Meta:
+        verbose_name_plural = "companies"
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return self.slug or self.schema_name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+
+class Domain(DomainMixin):
+    """A host name routed to a company (`<slug>.<BASE_DOMAIN>`)."""
+
+    def __str__(self) -> str:
+        return self.domain

@@ -63,7 +63,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:  # type: ignore[misc]
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         cache.clear()
-    yield
+    return
 
 
 def _company(slug: str, name: str, plan: str, owner_email: str, owner_name: str) -> Company:
@@ -81,7 +81,7 @@ def _company(slug: str, name: str, plan: str, owner_email: str, owner_name: str)
 
 
 @pytest.fixture(scope="session")
-def _personas(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, Persona]:
+def personas(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, Persona]:
     with django_db_blocker.unblock():  # type: ignore[attr-defined]
         connection.set_schema_to_public()
         company_a = _company("acme", "Acme Pizza", "free", "alice@acme.test", "Alice Owner")
@@ -113,28 +113,28 @@ def _public_schema_and_clean_cache(request: pytest.FixtureRequest) -> Iterator[N
 
 
 @pytest.fixture
-def company_a(_personas: dict[str, Persona], db: None) -> Company:
-    return _personas["alice"].company
+def company_a(personas: dict[str, Persona], db: None) -> Company:
+    return personas["alice"].company
 
 
 @pytest.fixture
-def company_b(_personas: dict[str, Persona], db: None) -> Company:
-    return _personas["charlie"].company
+def company_b(personas: dict[str, Persona], db: None) -> Company:
+    return personas["charlie"].company
 
 
 @pytest.fixture
-def alice(_personas: dict[str, Persona], db: None) -> Persona:
-    return _personas["alice"]
+def alice(personas: dict[str, Persona], db: None) -> Persona:
+    return personas["alice"]
 
 
 @pytest.fixture
-def bob(_personas: dict[str, Persona], db: None) -> Persona:
-    return _personas["bob"]
+def bob(personas: dict[str, Persona], db: None) -> Persona:
+    return personas["bob"]
 
 
 @pytest.fixture
-def charlie(_personas: dict[str, Persona], db: None) -> Persona:
-    return _personas["charlie"]
+def charlie(personas: dict[str, Persona], db: None) -> Persona:
+    return personas["charlie"]
 
 
 @pytest.fixture
@@ -166,7 +166,7 @@ def alice_client(alice: Persona) -> Iterator[Client]:
     """A browser on A's host, logged in as alice (owner)."""
     with schema_context(alice.company.schema_name):
         client = login_client(alice)
-    yield client
+    return client
 
 
 @pytest.fixture
@@ -174,7 +174,7 @@ def bob_client(bob: Persona) -> Iterator[Client]:
     """A browser on A's host, logged in as bob (agent)."""
     with schema_context(bob.company.schema_name):
         client = login_client(bob)
-    yield client
+    return client
 
 
 @pytest.fixture
@@ -182,7 +182,7 @@ def charlie_client(charlie: Persona) -> Iterator[Client]:
     """A browser on B's host, logged in as charlie (owner)."""
     with schema_context(charlie.company.schema_name):
         client = login_client(charlie)
-    yield client
+    return client
 
 
 @pytest.fixture

@@ -21,14 +21,16 @@ os.environ.setdefault("BEHIND_TLS_PROXY", "0")
 os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("TENANT_POOL_SIZE", "0")
 
-from config.settings import *  # noqa: E402, F403
-from config.settings import MIDDLEWARE  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import MIDDLEWARE
 
 # Every resolved request is recorded, so the suite can fail on a URL no test requested.
 MIDDLEWARE = [*MIDDLEWARE, "config.testing.UrlCoverageMiddleware"]
 # One queue per test session: a worker started by a test never takes a stale message.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("KONTAKT_TEST_QUEUE", f"kontakt-test-{os.getpid()}")
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# pytest-django forces locmem in the test process; a worker process started by a test
+# can be pointed at a file backend to show what it sent.
+EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.InMemoryStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

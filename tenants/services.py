@@ -4,7 +4,7 @@ Why a pool of ready schemas: building a tenant schema through Django's migration
 ≈ 0.5 s and grows with every migration we add, and django-tenants' clone is slower still
 (performance-limits.md §5b). So schemas are migrated ahead of time in the background
 (`tenant_pool_fill`, run by Celery beat and after each claim) and a signup only claims one:
-`ALTER SCHEMA … RENAME`, a few rows, one transaction, ≈ 10–30 ms. PostgreSQL's DDL is
+`ALTER SCHEMA … RENAME`, a few rows, one transaction, ≈ 10-30 ms. PostgreSQL's DDL is
 transactional, so a failure anywhere in the claim leaves neither a renamed schema nor rows.
 When the pool is empty the same path builds one schema synchronously first, so a burst of
 signups is slower but never fails for lack of pool.
@@ -192,17 +192,14 @@ def _pool_claim(
 ) -> Company | None:
     """Turns one ready pooled schema into the company, or returns None when the pool is empty."""
     pooled = (
-        Company.objects.select_for_update(skip_locked=True)
-        .filter(status=Company.Status.POOLED)
-        .order_by("id")
-        .first()
+        Company.objects.select_for_update(skip_locked=True).filter(status=Company.Status.POOLED).order_by("id").first()
     )
     if pooled is None:
         return None
     schema_name = _schema_name_for(slug)
     with connection.cursor() as cursor:
         cursor.execute(
-            f'ALTER SCHEMA "{pooled.schema_name}" RENAME TO "{schema_name}"'  # noqa: S608  # both names validated
+            f'ALTER SCHEMA "{pooled.schema_name}" RENAME TO "{schema_name}"'  # both names validated
         )
     now = timezone.now()
     pooled.schema_name = schema_name

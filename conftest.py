@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -60,10 +61,36 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(scope="session")
-def django_db_setup(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:  # type: ignore[misc]
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def django_db_setup(
+    request: pytest.FixtureRequest,
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_createdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """pytest-django's setup, but always for the default database.
+
+    pytest-django sets a database up only when a collected test asks for `db`; the session
+    personas (and tests that need committed rows, such as the Celery worker test) need it
+    whatever the selection.
+    """
+    from django.test.utils import setup_databases, teardown_databases
+
+    keepdb = django_db_keepdb and not django_db_createdb
+    with django_db_blocker.unblock():
+        db_cfg = setup_databases(
+            verbosity=request.config.option.verbose,
+            interactive=False,
+            aliases={"default"},
+            serialized_aliases=set(),
+            keepdb=keepdb,
+        )
         cache.clear()
-    return
+    yield
+    if not keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(db_cfg, verbosity=request.config.option.verbose)
 
 
 def _company(slug: str, name: str, plan: str, owner_email: str, owner_name: str) -> Company:
@@ -81,8 +108,8 @@ def _company(slug: str, name: str, plan: str, owner_email: str, owner_name: str)
 
 
 @pytest.fixture(scope="session")
-def personas(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> dict[str, Persona]:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+def personas(django_db_setup: None, django_db_blocker: Any) -> dict[str, Persona]:
+    with django_db_blocker.unblock():
         connection.set_schema_to_public()
         company_a = _company("acme", "Acme Pizza", "free", "alice@acme.test", "Alice Owner")
         company_b = _company("globex", "Globex Air", "enterprise", "charlie@globex.test", "Charlie Owner")

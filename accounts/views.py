@@ -1,15 +1,267 @@
+"""The agents' browser pages of a company host: log in and out, password reset, settings."""
+
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts import forms, selectors, services, throttle
+from accounts.errors import InvitationUnusableError
+from accounts.models import User
+from tenants.services import company_url
+
+View = Callable[..., HttpResponse]
 
 
+def team_manager_required(view: View) -> View:
+    """Logged in as an owner or admin; agents get a readable 403 page."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.can_manage_team:  # type: ignore[union-attr]
+            return render(request, "accounts/forbidden.html", {"message": services.NOT_A_MANAGER}, status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _form_errors_add(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _flash_refusal(request: HttpRequest, exc: ValidationError) -> None:
+    for message in exc.messages:
+        messages.error(request, message)
+
+
+@require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/home.html")
 
 
-login_view = auth_views.LoginView.as_view(template_name="accounts/login.html")
+# --- log in, log out, password reset ----------------------------------------------------
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = forms.LoginForm
+    redirect_authenticated_user = True
+    email = ""
+    retry_after = 0
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.email = services.email_normalize(request.POST.get("username", ""))
+        self.retry_after = throttle.login_retry_after(request=request, email=self.email)
+        return super().post(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "retry_after": self.retry_after}
+
+    def form_valid(self, form: forms.LoginForm) -> HttpResponse:  # type: ignore[override]
+        throttle.login_success_record(request=self.request, email=self.email)
+        return super().form_valid(form)
+
+    def form_invalid(self, form: forms.LoginForm) -> HttpResponse:  # type: ignore[override]
+        status = 200
+        if self.retry_after:
+            status = 429
+        elif form.has_error(NON_FIELD_ERRORS, "invalid_login"):
+            throttle.login_failure_record(request=self.request, email=self.email)
+        response = self.render_to_response(self.get_context_data(form=form), status=status)
+        if self.retry_after:
+            response["Retry-After"] = str(self.retry_after)
+        return response
+
+
+login_view = LoginView.as_view()
 logout_view = auth_views.LogoutView.as_view()
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    subject_template_name = "emails/password-reset-subject.txt"
+    email_template_name = "emails/password-reset-body.txt"
+    html_email_template_name = "emails/password-reset-body.html"
+    success_url = reverse_lazy("password_reset_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        company = self.request.company  # type: ignore[attr-defined]
+        # Links point at the company's canonical host, whatever Host header came in.
+        self.extra_email_context = {"company": company, "site_url": company_url(company, "")}
+        return super().form_valid(form)
+
+
+password_reset = PasswordResetView.as_view()
+password_reset_done = auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_done.html")
+password_reset_confirm = auth_views.PasswordResetConfirmView.as_view(
+    template_name="accounts/password_reset_confirm.html"
+)
+password_reset_complete = auth_views.PasswordResetCompleteView.as_view(
+    template_name="accounts/password_reset_complete.html"
+)
+
+
+# --- settings: team --------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def settings_index(request: HttpRequest) -> HttpResponse:
+    return redirect("settings_team")
+
+
+def _team_page(request: HttpRequest, invite_form: forms.InvitationCreateForm, status: int = 200) -> HttpResponse:
+    context = {
+        "members": selectors.user_list(),
+        "invitations": selectors.invitation_list_pending(),
+        "invite_form": invite_form,
+        "invitation_ttl_hours": settings.INVITATION_TTL_HOURS,
+        "section": "team",
+    }
+    return render(request, "accounts/settings_team.html", context, status=status)
+
+
+@require_GET
+@team_manager_required
+def settings_team(request: HttpRequest) -> HttpResponse:
+    return _team_page(request, forms.InvitationCreateForm(actor=request.user))  # type: ignore[arg-type]
+
+
+@require_POST
+@team_manager_required
+def agent_invite(request: HttpRequest) -> HttpResponse:
+    actor: User = request.user  # type: ignore[assignment]
+    form = forms.InvitationCreateForm(request.POST, actor=actor)
+    if form.is_valid():
+        try:
+            invitation = services.invitation_create(
+                actor=actor, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
+            )
+        except ValidationError as exc:
+            _form_errors_add(form, exc)
+        else:
+            messages.success(request, f"An invitation is on its way to {invitation.email}.")
+            return redirect("settings_team")
+    return _team_page(request, form, status=400)
+
+
+@require_POST
+@team_manager_required
+def agent_deactivate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    actor: User = request.user  # type: ignore[assignment]
+    member = selectors.user_get_for_manager(actor=actor, public_id=public_id)
+    try:
+        services.user_deactivate(actor=actor, user=member)
+    except ValidationError as exc:
+        _flash_refusal(request, exc)
+    else:
+        messages.success(request, f"{member} can no longer log in.")
+    return redirect("settings_team")
+
+
+@require_POST
+@team_manager_required
+def agent_reactivate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    actor: User = request.user  # type: ignore[assignment]
+    member = selectors.user_get_for_manager(actor=actor, public_id=public_id)
+    try:
+        services.user_reactivate(actor=actor, user=member)
+    except ValidationError as exc:
+        _flash_refusal(request, exc)
+    else:
+        messages.success(request, f"{member} can log in again.")
+    return redirect("settings_team")
+
+
+@require_POST
+@team_manager_required
+def invitation_revoke(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    actor: User = request.user  # type: ignore[assignment]
+    invitation = selectors.invitation_get_for_manager(actor=actor, public_id=public_id)
+    try:
+        services.invitation_revoke(actor=actor, invitation=invitation)
+    except ValidationError as exc:
+        _flash_refusal(request, exc)
+    else:
+        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+    return redirect("settings_team")
+
+
+# --- settings: API keys --------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@team_manager_required
+def settings_api_keys(request: HttpRequest) -> HttpResponse:
+    form = forms.ApiKeyCreateForm(request.POST or None)
+    issued = None
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                issued = services.api_key_create(name=form.cleaned_data["name"], created_by=request.user)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                _form_errors_add(form, exc)
+            else:
+                # The clear key is on this response only; a reload shows the list without it.
+                form = forms.ApiKeyCreateForm()
+        if issued is None:
+            status = 400
+    context = {"api_keys": selectors.api_key_list(), "form": form, "issued": issued, "section": "api_keys"}
+    return render(request, "accounts/settings_api_keys.html", context, status=status)
+
+
+@require_POST
+@team_manager_required
+def api_key_revoke(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    api_key = selectors.api_key_get_for_manager(actor=request.user, public_id=public_id)  # type: ignore[arg-type]
+    services.api_key_revoke(api_key=api_key)
+    messages.success(request, f"The key “{api_key.name}” was revoked; requests with it now fail.")
+    return redirect("settings_api_keys")
+
+
+# --- invitation links ----------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        invitation = selectors.invitation_get_for_accept(token=token)
+    except InvitationUnusableError as exc:
+        status = 404 if exc.is_unknown else 410
+        return render(request, "accounts/invitation_invalid.html", {"message": exc.message}, status=status)
+    form = forms.InvitationAcceptForm(request.POST or None, invitation=invitation)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invitation_accept(
+                invitation=invitation, name=form.cleaned_data["name"], password=form.cleaned_data["password1"]
+            )
+        except ValidationError as exc:
+            return render(request, "accounts/invitation_invalid.html", {"message": exc.messages[0]}, status=410)
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, f"Welcome to {request.company.name}!")  # type: ignore[attr-defined]
+        return redirect("home")
+    status = 400 if request.method == "POST" else 200
+    return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation}, status=status)

@@ -1,0 +1,98 @@
+"""Form shapes and field validation for the agents' pages; rules live in services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from django.utils.translation import ngettext
+
+from accounts.models import Invitation, User
+from accounts.services import email_normalize
+
+
+def throttled_message(retry_after: int) -> str:
+    minutes = max(1, -(-retry_after // 60))
+    return ngettext(
+        "Too many failed attempts. Try again in %(n)d minute.",
+        "Too many failed attempts. Try again in %(n)d minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
+class LoginForm(AuthenticationForm):
+    """Log in by e-mail. With `retry_after` set, the password is not even checked."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "That e-mail and password do not match an active account here.",
+    }
+
+    def __init__(self, request: HttpRequest | None = None, *args: Any, retry_after: int = 0, **kwargs: Any) -> None:
+        super().__init__(request, *args, **kwargs)
+        self.retry_after = retry_after
+        self.fields["username"].label = "E-mail"
+        self.fields["username"].widget = forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+
+    def clean_username(self) -> str:
+        return email_normalize(self.cleaned_data["username"])
+
+    def clean(self) -> dict[str, Any]:
+        if self.retry_after:
+            raise ValidationError(throttled_message(self.retry_after), code="throttled")
+        return super().clean()
+
+
+class InvitationCreateForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(label="Role", choices=User.Role.choices, initial=User.Role.AGENT)
+
+    def __init__(self, *args: Any, actor: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if actor.role != User.Role.OWNER:
+            self.fields["role"].choices = [c for c in User.Role.choices if c[0] != User.Role.OWNER]
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=100,
+        help_text="Where the key is used, e.g. “CRM sync”.",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+
+class InvitationAcceptForm(forms.Form):
+    name = forms.CharField(label="Your name", max_length=150, widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, invitation: Invitation, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.invitation = invitation
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        password1, password2 = data.get("password1"), data.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            candidate = User(email=self.invitation.email, name=data.get("name", ""))
+            try:
+                password_validation.validate_password(password1, user=candidate)
+            except ValidationError as exc:
+                self.add_error("password1", exc)
+        return data

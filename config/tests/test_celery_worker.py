@@ -1,0 +1,113 @@
+"""A real Celery worker process carries the sender's schema (tenant-schemas-celery)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from email import message_from_string
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts import tasks
+from accounts.models import Invitation
+from accounts.tests.factories import InvitationFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _test_database_url() -> str:
+    db = connection.settings_dict
+    user = db.get("USER") or "postgres"
+    host = db.get("HOST") or ""
+    if host.startswith("/"):
+        return f"postgres://{user}@/{db['NAME']}?host={host}"
+    return f"postgres://{user}@{host or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker_process(tmp_path: Path, personas: object) -> Iterator[Path]:
+    """Starts `celery worker` on this session's queue and test database; yields its mail folder."""
+    mail_dir = tmp_path / "mail"
+    log_path = tmp_path / "worker.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings_test",
+        "DATABASE_URL": _test_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "KONTAKT_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+        "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+    }
+    with log_path.open("w") as log:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "info",
+             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "ready." not in log_path.read_text():
+            assert process.poll() is None, "worker exited:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, "worker did not start:\n" + log_path.read_text()
+            time.sleep(0.1)
+        yield mail_dir
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def committed_db(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
+    """Database access in autocommit, so a worker process sees the rows; the test cleans up."""
+    with django_db_blocker.unblock():  # type: ignore[attr-defined]
+        connection.set_schema_to_public()
+        yield
+        connection.set_schema_to_public()
+
+
+def _wait_for_mail(mail_dir: Path, timeout: float = 30.0) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = sorted(mail_dir.glob("*.log")) if mail_dir.exists() else []
+        if files:
+            time.sleep(0.2)  # let the backend finish writing
+            return [f.read_text() for f in files]
+        time.sleep(0.1)
+    return []
+
+
+@pytest.mark.worker
+def test_task_sent_from_company_a_runs_in_a_schema(
+    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+) -> None:
+    # given: an invitation in A and a decoy with the same id in B
+    alice, charlie = personas["alice"], personas["charlie"]
+    with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+        invitation = InvitationFactory(email="dana@acme.test", invited_by=alice.user)  # type: ignore[attr-defined]
+    with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+        decoy = InvitationFactory(id=invitation.pk, email="decoy@globex.test", invited_by=charlie.user)  # type: ignore[attr-defined]
+    try:
+        # when: the task is sent while the connection is in A's schema
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            tasks.invitation_email_send_task.delay(invitation.pk)
+        mails = _wait_for_mail(celery_worker_process)
+        # then: the worker found A's invitation, not B's decoy, and linked to A's host
+        assert len(mails) == 1, (celery_worker_process.parent / "worker.log").read_text()
+        message = message_from_string(mails[0].split("\n-------", 1)[0])
+        assert message["To"] == "dana@acme.test"
+        assert "://acme.localhost" in mails[0]
+        with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+            assert Invitation.objects.get(pk=decoy.pk).token_hash == decoy.token_hash
+    finally:
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            Invitation.objects.filter(pk=invitation.pk).delete()
+        with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+            Invitation.objects.filter(pk=decoy.pk).delete()

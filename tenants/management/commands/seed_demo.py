@@ -1,0 +1,136 @@
+"""`manage.py seed_demo`: demo companies, logins and API keys for `make run`. Idempotent.
+
+- pizzeria (free plan): owner@pizzeria.test (owner), agent@pizzeria.test (agent)
+- airline (enterprise plan): owner@airline.test (owner), admin@airline.test (admin),
+  agent@airline.test (agent)
+- operator@localhost: a staff superuser of the public schema, for /admin/
+
+Every demo login uses DEMO_PASSWORD. Only what is missing is created: a second run changes
+nothing. API keys are stored hashed and shown once, so a key named "demo" is made (and
+printed) only when the company has no active one. Also tops up the pool of ready schemas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
+from django_tenants.utils import schema_context
+
+from accounts.models import ApiKey, User
+from accounts.services import api_key_create
+from tenants import services
+from tenants.models import Company
+
+DEMO_PASSWORD = "kontakt-demo"  # noqa: S105  # printed on purpose: demo data only
+OPERATOR_EMAIL = "operator@localhost"
+DEMO_KEY_NAME = "demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class DemoCompany:
+    slug: str
+    name: str
+    plan: str
+    owner: DemoUser
+    agents: tuple[DemoUser, ...]
+
+
+DEMO_COMPANIES = (
+    DemoCompany(
+        slug="pizzeria",
+        name="Pizzeria Napoli",
+        plan="free",
+        owner=DemoUser("owner@pizzeria.test", "Maria Rossi", User.Role.OWNER),
+        agents=(DemoUser("agent@pizzeria.test", "Luca Bianchi", User.Role.AGENT),),
+    ),
+    DemoCompany(
+        slug="airline",
+        name="Kontakt Air",
+        plan="enterprise",
+        owner=DemoUser("owner@airline.test", "Olivia Park", User.Role.OWNER),
+        agents=(
+            DemoUser("admin@airline.test", "Ava Jensen", User.Role.ADMIN),
+            DemoUser("agent@airline.test", "Noah Schmidt", User.Role.AGENT),
+        ),
+    ),
+)
+
+
+class Command(BaseCommand):
+    help = "Create the demo companies, logins and API keys (idempotent) and fill the schema pool."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--no-pool", action="store_true", help="do not top up the pool of ready schemas")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        connection.set_schema_to_public()
+        lines = [f"Demo logins (password for all: {DEMO_PASSWORD})"]
+        lines.append(f"  operator  {self._public_url('/admin/')}  {self._operator()}")
+        for demo in DEMO_COMPANIES:
+            company, created = self._company(demo)
+            users = self._users(company, demo)
+            key_line = self._api_key(company, users[0])
+            state = "created" if created else "exists"
+            lines.append(f"  {demo.slug:<9} {services.company_url(company)}  ({company.plan} plan, {state})")
+            lines.extend(f"              {user.email:<22} {user.role}" for user in users)
+            lines.append(f"              {key_line}")
+        if not options["no_pool"]:
+            result = services.tenant_pool_fill()
+            lines.append(f"Schema pool: {result.ready} ready ({result.built} built now)")
+        connection.set_schema_to_public()
+        self.stdout.write("\n".join(lines))
+
+    def _public_url(self, path: str) -> str:
+        port = f":{settings.PUBLIC_PORT}" if settings.PUBLIC_PORT else ""
+        return f"{settings.PUBLIC_SCHEME}://{settings.BASE_DOMAIN}{port}{path}"
+
+    def _operator(self) -> str:
+        if not User.objects.filter(email=OPERATOR_EMAIL).exists():
+            User.objects.create_superuser(OPERATOR_EMAIL, DEMO_PASSWORD, name="Demo Operator")
+            return f"{OPERATOR_EMAIL} (created)"
+        return OPERATOR_EMAIL
+
+    def _company(self, demo: DemoCompany) -> tuple[Company, bool]:
+        existing = Company.objects.filter(slug=demo.slug).first()
+        if existing is not None:
+            return existing, False
+        company = services.company_create(
+            slug=demo.slug,
+            name=demo.name,
+            plan_code=demo.plan,
+            owner_email=demo.owner.email,
+            owner_password=DEMO_PASSWORD,
+            owner_name=demo.owner.name,
+        )
+        connection.set_schema_to_public()
+        return company, True
+
+    def _users(self, company: Company, demo: DemoCompany) -> list[User]:
+        with schema_context(company.schema_name):
+            users = [User.objects.filter(role=User.Role.OWNER).order_by("id").first()]
+            for agent in demo.agents:
+                user = User.objects.filter(email=agent.email).first() or User.objects.create_user(
+                    agent.email, DEMO_PASSWORD, name=agent.name, role=agent.role
+                )
+                users.append(user)
+        return [user for user in users if user is not None]
+
+    def _api_key(self, company: Company, owner: User) -> str:
+        hint = f'new one: make manage ARGS="create_api_key {company.slug} --name NAME"'
+        with schema_context(company.schema_name):
+            existing = ApiKey.objects.filter(name=DEMO_KEY_NAME, revoked_at__isnull=True).first()
+            if existing is not None:
+                return f'API key "{DEMO_KEY_NAME}" exists (kt_{existing.prefix}_…, shown only when made); {hint}'
+            issued = api_key_create(name=DEMO_KEY_NAME, created_by=owner)
+        return f"API key (shown once, save it): {issued.key}"

@@ -86,6 +86,7 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.postgres",
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "rest_framework",

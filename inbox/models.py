@@ -1,1 +1,457 @@
-# Conversations, messages and the rest of the inbox arrive with the conversations work.
+"""The inbox's data: contacts and their consent, threads and messages, the channel's
+numbers and templates, agents' notes/labels/canned replies, outgoing webhooks.
+
+All of it lives in the company's schema. Every object has an integer pk for joins and a
+UUID `public_id` for URLs and the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def _public_id() -> models.UUIDField:
+    return models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+
+
+class PhoneNumber(models.Model):
+    """A business number connected through the provider (routes from tenants.PhoneNumberRoute)."""
+
+    public_id = _public_id()
+    phone_number_id = models.CharField(max_length=64, unique=True)
+    display_number = models.CharField(max_length=32)
+    # The provider's access token. Kept out of every API output and page.
+    access_token = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+
+class Label(models.Model):
+    public_id = _public_id()
+    name = models.CharField(max_length=50, unique=True)
+    color = models.CharField(max_length=7, default="#64748b")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Contact(models.Model):
+    """A customer, keyed internally (not by phone: WhatsApp ids and numbers can change).
+
+    The three consent flags are a cache of the ledger (`ConsentEvent`), rewritten by the
+    service that appends to it, so audiences can be filtered by index.
+    """
+
+    public_id = _public_id()
+    phone = models.CharField(max_length=20, unique=True, help_text="E.164, e.g. +4915112345678")
+    wa_id = models.CharField(max_length=32, blank=True, db_index=True)
+    name = models.CharField(max_length=200, blank=True)
+    profile_name = models.CharField(max_length=200, blank=True, help_text="As the customer set it in WhatsApp")
+    attributes = models.JSONField(default=dict, blank=True)
+    labels = models.ManyToManyField(Label, blank=True, related_name="contacts")
+    opted_in = models.BooleanField(default=False)
+    opted_out = models.BooleanField(default=False)
+    marketing_opted_out = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            GinIndex(name="contact_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
+            GinIndex(name="contact_phone_trgm", fields=["phone"], opclasses=["gin_trgm_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.profile_name or self.phone
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.profile_name or self.phone
+
+
+class ConsentEvent(models.Model):
+    """Append-only ledger of opt-ins and opt-outs: the record a regulator or customer can audit."""
+
+    class Action(models.TextChoices):
+        OPT_IN = "opt_in", "Opt-in"
+        OPT_OUT = "opt_out", "Opt-out"
+
+    class Purpose(models.TextChoices):
+        ALL = "all", "All business-initiated messages"
+        MARKETING = "marketing", "Marketing only"
+
+    public_id = _public_id()
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ALL)
+    source = models.CharField(max_length=100, help_text="api, keyword, agent, csv, user_preferences, provider_error …")
+    detail = models.TextField(blank=True, help_text="What was shown or said, e.g. the keyword received")
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["contact", "purpose", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action}/{self.purpose} ({self.source})"
+
+
+class Thread(models.Model):
+    """The conversation with one contact over one of our numbers.
+
+    One per (contact, number): a new inbound message reopens it rather than starting a
+    second one, so the whole history stays in one place.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        PENDING = "pending", "Pending"
+        SNOOZED = "snoozed", "Snoozed"
+        RESOLVED = "resolved", "Resolved"
+
+    public_id = _public_id()
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="threads")
+    phone_number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="threads")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_threads"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="threads")
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    last_message_at = models.DateTimeField(null=True, blank=True)
+    last_inbound_at = models.DateTimeField(null=True, blank=True, help_text="Opens the 24-hour window")
+    last_message_preview = models.CharField(max_length=200, blank=True)
+    unread_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contact", "phone_number"], name="thread_one_per_contact_number")
+        ]
+        indexes = [
+            models.Index(fields=["status", "-last_message_at", "-id"], name="thread_status_recent"),
+            models.Index(fields=["assignee", "status", "-last_message_at", "-id"], name="thread_assignee_recent"),
+            models.Index(fields=["-last_message_at", "-id"], name="thread_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Thread {self.public_id}"
+
+
+class Message(models.Model):
+    """One message in a thread, either way.
+
+    Status only moves forward (received | queued → sent → delivered → read; failed is
+    final unless delivered/read was already seen); `status_rank` makes that a single
+    conditional UPDATE. `unknown` is a send whose outcome we could not learn (a timeout):
+    it is reconciled from status webhooks, never resent blindly.
+    """
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Type(models.TextChoices):
+        TEXT = "text", "Text"
+        IMAGE = "image", "Image"
+        DOCUMENT = "document", "Document"
+        AUDIO = "audio", "Audio"
+        VIDEO = "video", "Video"
+        STICKER = "sticker", "Sticker"
+        LOCATION = "location", "Location"
+        CONTACTS = "contacts", "Contacts"
+        INTERACTIVE = "interactive", "Interactive reply"
+        BUTTON = "button", "Button reply"
+        REACTION = "reaction", "Reaction"
+        TEMPLATE = "template", "Template"
+        UNSUPPORTED = "unsupported", "Unsupported"
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        QUEUED = "queued", "Queued"
+        UNKNOWN = "unknown", "Outcome unknown"
+        SENT = "sent", "Sent"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+        FAILED = "failed", "Failed"
+
+    STATUS_RANK = {
+        Status.RECEIVED: 0,
+        Status.QUEUED: 0,
+        Status.UNKNOWN: 1,
+        Status.SENT: 2,
+        Status.DELIVERED: 3,
+        Status.READ: 4,
+        Status.FAILED: 5,
+    }
+
+    class MediaStatus(models.TextChoices):
+        NONE = "", "No media"
+        PENDING = "pending", "Downloading"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    public_id = _public_id()
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    type = models.CharField(max_length=16, choices=Type.choices, default=Type.TEXT)
+    text = models.TextField(blank=True, help_text="Body, caption, or a readable summary of the payload")
+    payload = models.JSONField(default=dict, blank=True, help_text="The type's object as the provider sent it")
+    wamid = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    context_wamid = models.CharField(max_length=255, blank=True, help_text="The message this one replies to")
+    status = models.CharField(max_length=16, choices=Status.choices)
+    status_rank = models.PositiveSmallIntegerField(default=0)
+    status_at = models.DateTimeField(null=True, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=255, blank=True)
+    error_detail = models.TextField(blank=True)
+    # media
+    media_id = models.CharField(max_length=128, blank=True)
+    media_mime_type = models.CharField(max_length=128, blank=True)
+    media_filename = models.CharField(max_length=255, blank=True)
+    media_file = models.FileField(upload_to="media/%Y/%m/", blank=True)
+    media_status = models.CharField(max_length=8, choices=MediaStatus.choices, default=MediaStatus.NONE, blank=True)
+    # template sends
+    template_name = models.CharField(max_length=512, blank=True)
+    template_language = models.CharField(max_length=16, blank=True)
+    template_parameters = models.JSONField(default=list, blank=True)
+    template_category = models.CharField(max_length=16, blank=True)
+    # who and as whom
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    sender_identity = models.JSONField(
+        default=dict, blank=True, help_text="The company's verified name and badge as they were when sent"
+    )
+    provider_timestamp = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["thread", "-created_at", "-id"], name="message_thread_recent"),
+            GinIndex(name="message_text_trgm", fields=["text"], opclasses=["gin_trgm_ops"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.type} {self.wamid or self.public_id}"
+
+
+class Note(models.Model):
+    """An internal note in a thread: agents see it, the customer never does."""
+
+    public_id = _public_id()
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+")
+    body = models.TextField()
+    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in_notes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["thread", "-created_at"], name="note_thread_recent")]
+
+    def __str__(self) -> str:
+        return f"Note {self.public_id}"
+
+
+class CannedReply(models.Model):
+    public_id = _public_id()
+    shortcut = models.SlugField(max_length=50, unique=True, help_text="Typed as /shortcut in the reply box")
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["shortcut"]
+        verbose_name_plural = "canned replies"
+
+    def __str__(self) -> str:
+        return f"/{self.shortcut}"
+
+
+class Template(models.Model):
+    """A message template (business-initiated messages need an approved one)."""
+
+    class Category(models.TextChoices):
+        MARKETING = "marketing", "Marketing"
+        UTILITY = "utility", "Utility"
+        AUTHENTICATION = "authentication", "Authentication"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        PAUSED = "paused", "Paused"
+
+    public_id = _public_id()
+    name = models.CharField(max_length=512)
+    language = models.CharField(max_length=16)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    header = models.CharField(max_length=60, blank=True)
+    body = models.TextField()
+    footer = models.CharField(max_length=60, blank=True)
+    buttons = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    rejection_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "language"]
+        constraints = [models.UniqueConstraint(fields=["name", "language"], name="template_name_language_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST with an `Idempotency-Key`, replayed for 24 h (API.md)."""
+
+    key = models.CharField(max_length=255)
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.CASCADE, related_name="+")
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WebhookSubscription(models.Model):
+    """An integrator's endpoint for outgoing events, signed with its secret.
+
+    The secret is kept in clear: it is the HMAC key, and the receiver holds the same one.
+    """
+
+    class Event(models.TextChoices):
+        MESSAGE_RECEIVED = "message.received", "message.received"
+        MESSAGE_STATUS = "message.status", "message.status"
+        THREAD_UPDATED = "thread.updated", "thread.updated"
+        BROADCAST_COMPLETED = "broadcast.completed", "broadcast.completed"
+
+    public_id = _public_id()
+    url = models.URLField(max_length=2000)
+    events = models.JSONField(default=list)
+    secret = models.CharField(max_length=128)
+    # During a rotation the old secret also signs until this time.
+    previous_secret = models.CharField(max_length=128, blank=True)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def signing_secrets(self, *, now: datetime) -> list[str]:
+        """The secrets that sign a delivery sent at `now`: the current one, then the previous
+        one while the rotation's overlap lasts."""
+        valid = [self.secret]
+        if self.previous_secret and self.previous_secret_expires_at and self.previous_secret_expires_at > now:
+            valid.append(self.previous_secret)
+        return valid
+
+
+class WebhookEvent(models.Model):
+    """One event to deliver to one subscription; its attempts are WebhookDelivery rows.
+
+    `payload` is the whole body sent (`{"id", "type", "created_at", "company", "data"}`),
+    fixed when the event happened so every attempt carries the same content. An event is
+    due while `delivered_at` and `gave_up_at` are empty and `next_retry_at` has passed;
+    whoever starts an attempt pushes `next_retry_at` a lease ahead and bumps `attempts`
+    in one conditional UPDATE, so no attempt is started twice.
+    """
+
+    public_id = _public_id()
+    subscription = models.ForeignKey(WebhookSubscription, on_delete=models.CASCADE, related_name="events_sent")
+    event_type = models.CharField(max_length=32, choices=WebhookSubscription.Event.choices)
+    payload = models.JSONField(encoder=DjangoJSONEncoder)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+    # Not auto_now_add: the body's `created_at` is this very value.
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_retry_at"],
+                name="webhook_event_due",
+                condition=Q(delivered_at__isnull=True, gave_up_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.public_id}"
+
+
+class WebhookDelivery(models.Model):
+    """One HTTP attempt of an event: what the receiver answered and how long it took.
+
+    The row is written when the attempt is scheduled (`started_at` empty), marked started
+    by the worker that sends it, and completed with the answer (`duration_ms` set).
+    """
+
+    public_id = _public_id()
+    event = models.ForeignKey(WebhookEvent, on_delete=models.CASCADE, related_name="deliveries")
+    attempt = models.PositiveIntegerField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_retry_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["event", "attempt"], name="webhook_delivery_one_per_attempt")]
+
+    def __str__(self) -> str:
+        return f"attempt {self.attempt} of {self.event_id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.duration_ms is not None or bool(self.error)
+
+    @property
+    def is_success(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -47,3 +47,42 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class PhoneNumberRoute(models.Model):
+    """Routes the provider's phone_number_id to the company that connected it (public schema)."""
+
+    phone_number_id = models.CharField(max_length=64, unique=True)
+    company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="phone_number_routes")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.phone_number_id} → {self.company}"
+
+
+class ProviderEvent(models.Model):
+    """An inbound provider webhook POST, stored raw before anything else happens.
+
+    Nothing the provider tells us is lost: the body is kept as received (the signature
+    covers these bytes), then processed by a Celery task that routes each item to its
+    company. `processed_at` stays empty until that succeeded.
+    """
+
+    body = models.BinaryField()
+    signature = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    item_count = models.PositiveIntegerField(default=0)
+    unrouted_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["received_at"], name="providerevent_unprocessed", condition=models.Q(processed_at__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"provider event {self.pk}"

@@ -198,7 +198,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "inbox:thread_list"
 LOGOUT_REDIRECT_URL = "login"
 PASSWORD_RESET_TIMEOUT = envint("PASSWORD_RESET_TIMEOUT", 3600)
 INVITATION_TTL_HOURS = envint("INVITATION_TTL_HOURS", 72)
@@ -317,4 +317,28 @@ LOGGING = {
 
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-fill": {"task": "tenants.tasks.tenant_pool_fill_task", "schedule": 60.0},
+    # Inbound webhook bodies stored while the broker was unreachable.
+    "provider-events-requeue": {
+        "task": "tenants.tasks.provider_events_requeue_task",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
+    # Outgoing webhook retries and attempts whose worker died (claimed in the database).
+    "webhook-events-dispatch": {
+        "task": "inbox.tasks.webhook_events_dispatch_task",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    "idempotency-records-purge": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 3600.0,
+        "args": ["inbox.tasks.idempotency_records_purge_task"],
+        "options": {"expires": 3000},
+    },
+    "threads-wake-snoozed": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 60.0,
+        "args": ["inbox.tasks.thread_wake_snoozed_task"],
+        "options": {"expires": 55},
+    },
 }

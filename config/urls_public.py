@@ -5,13 +5,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import path
 
-from tenants import views
+from tenants import views, webhook
 
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("signup/", views.signup, name="signup"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("webhooks/whatsapp/", webhook.whatsapp_webhook, name="whatsapp_webhook"),
 ]
 
 handler400 = "config.api.handler400"

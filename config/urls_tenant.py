@@ -10,6 +10,8 @@ from tenants import views as tenant_views
 urlpatterns = [
     path("healthz", tenant_views.healthz, name="healthz"),
     path("", include("accounts.urls")),
+    path("inbox/", include("inbox.urls")),
+    path("settings/webhooks/", include("inbox.webhooks_urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

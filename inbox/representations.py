@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from inbox.models import Contact, Message, Thread
+from inbox.models import ConsentEvent, Contact, Message, Note, PhoneNumber, Template, Thread
 from inbox.window import window_expires_at
 
 
@@ -99,4 +99,61 @@ def message_data(message: Message) -> dict[str, Any]:
         "sent_by": {"id": str(sender.public_id), "name": sender.get_full_name()} if sender else None,
         "created_at": iso(message.created_at),
         "status_at": iso(message.status_at),
+    }
+
+
+# --- objects of the REST API only (inbox/api/) ----------------------------------------------
+
+
+def _agent_brief(agent: Any) -> dict[str, Any] | None:
+    return {"id": str(agent.public_id), "name": agent.get_full_name()} if agent is not None else None
+
+
+def phone_number_data(number: PhoneNumber) -> dict[str, Any]:
+    """Never the access token."""
+    return {
+        "id": str(number.public_id),
+        "phone_number_id": number.phone_number_id,
+        "display_number": number.display_number,
+        "created_at": iso(number.created_at),
+    }
+
+
+def consent_event_data(event: ConsentEvent) -> dict[str, Any]:
+    return {
+        "id": str(event.public_id),
+        "action": event.action,
+        "purpose": event.purpose,
+        "source": event.source,
+        "detail": event.detail,
+        "recorded_by": _agent_brief(event.recorded_by),
+        "created_at": iso(event.created_at),
+    }
+
+
+def note_data(note: Note) -> dict[str, Any]:
+    return {
+        "id": str(note.public_id),
+        "thread": str(note.thread.public_id),
+        "body": note.body,
+        "author": _agent_brief(note.author),
+        "mentions": [_agent_brief(agent) for agent in note.mentions.all()],
+        "created_at": iso(note.created_at),
+    }
+
+
+def template_data(template: Template) -> dict[str, Any]:
+    return {
+        "id": str(template.public_id),
+        "name": template.name,
+        "language": template.language,
+        "category": template.category,
+        "header": template.header,
+        "body": template.body,
+        "footer": template.footer,
+        "buttons": template.buttons,
+        "status": template.status,
+        "rejection_reason": template.rejection_reason,
+        "created_at": iso(template.created_at),
+        "updated_at": iso(template.updated_at),
     }

@@ -8,13 +8,16 @@ exist in this schema, so it looks exactly like a missing one).
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from accounts.models import User
 from inbox.models import CannedReply, ConsentEvent, Contact, Label, Message, Note, PhoneNumber, Template, Thread
+from tenants.models import Company, PhoneNumberRoute
 
 
 def _uuid(value: Any) -> uuid.UUID:
@@ -128,11 +131,6 @@ def phone_number_get(*, public_id: Any) -> PhoneNumber:
     return number
 
 
-def phone_number_default() -> PhoneNumber | None:
-    """The company's first connected number: the sender when none is named."""
-    return PhoneNumber.objects.order_by("id").first()
-
-
 def agent_list() -> QuerySet[User]:
     return User.objects.filter(is_active=True).order_by("name", "email")
 
@@ -161,3 +159,148 @@ def template_list(*, approved_only: bool = False) -> QuerySet[Template]:
 
 def template_get_approved(*, name: str, language: str) -> Template | None:
     return Template.objects.filter(name=name, language=language, status=Template.Status.APPROVED).first()
+
+
+# --- the agents' browser inbox ------------------------------------------------------------
+
+# A keyset position: (the sort time, pk) of the last row shown.
+Position = tuple[datetime | None, int]
+
+
+def thread_list_page(*, threads: QuerySet[Thread], after: Position | None, size: int) -> list[Thread]:
+    """Up to `size + 1` threads of `threads` (ordered as `thread_list`) after the position;
+    the extra row tells the caller whether another page exists. No OFFSET, no COUNT.
+
+    PostgreSQL sorts NULL `last_message_at` (threads nobody wrote in yet) first in
+    descending order, so they come before every dated thread.
+    """
+    if after is not None:
+        at, pk = after
+        if at is None:
+            threads = threads.filter(Q(last_message_at__isnull=True, pk__lt=pk) | Q(last_message_at__isnull=False))
+        else:
+            threads = threads.filter(Q(last_message_at__lt=at) | Q(last_message_at=at, pk__lt=pk))
+    return list(threads[: size + 1])
+
+
+def thread_list_changed(
+    *,
+    since: datetime,
+    status: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    label: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+) -> tuple[list[Thread], list[uuid.UUID]]:
+    """Threads changed after `since`: those matching the filters (to show) and the ids of
+    those that no longer match (to remove). One query when nothing changed."""
+    changed = dict(
+        Thread.objects.filter(updated_at__gt=since).order_by("-updated_at").values_list("pk", "public_id")[:limit]
+    )
+    if not changed:
+        return [], []
+    matching = list(
+        thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search).filter(
+            pk__in=changed
+        )
+    )
+    shown = {thread.pk for thread in matching}
+    return matching, [public_id for pk, public_id in changed.items() if pk not in shown]
+
+
+def message_page_for_thread(*, thread: Thread, before: Position | None, size: int) -> list[Message]:
+    """Up to `size + 1` of the thread's messages older than the position, newest first."""
+    messages = message_list_for_thread(thread=thread)
+    if before is not None:
+        at, pk = before
+        messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
+    return list(messages[: size + 1])
+
+
+# Status reports arrive within days of a send; older rows are not looked at again.
+MESSAGE_CHANGE_HORIZON = timedelta(days=7)
+
+
+def message_list_changed_for_thread(
+    *, thread: Thread, since: datetime, watched: list[uuid.UUID] | None = None, limit: int = 100
+) -> list[Message]:
+    """The thread's messages created or whose status moved after `since`, plus the `watched`
+    ones (a page's messages still waiting for a status), oldest first.
+
+    `watched` covers status reports stamped with the provider's time, which can be older
+    than `since` by the time they are processed.
+    """
+    recent = message_list_for_thread(thread=thread).filter(created_at__gt=since - MESSAGE_CHANGE_HORIZON)
+    condition = Q(created_at__gt=since) | Q(status_at__gt=since)
+    if watched:
+        condition |= Q(public_id__in=watched[:limit])
+    return list(reversed(recent.filter(condition)[:limit]))
+
+
+def note_list_for_thread_between(
+    *, thread: Thread, start: datetime | None = None, end: datetime | None = None
+) -> list[Note]:
+    """The thread's notes with start <= created_at < end (either bound optional), oldest first."""
+    notes = note_list_for_thread(thread=thread)
+    if start is not None:
+        notes = notes.filter(created_at__gte=start)
+    if end is not None:
+        notes = notes.filter(created_at__lt=end)
+    return list(notes.order_by("created_at", "id"))
+
+
+def note_list_created_for_thread(*, thread: Thread, since: datetime) -> list[Note]:
+    """Notes added to the thread after `since`, oldest first."""
+    return list(note_list_for_thread(thread=thread).filter(created_at__gt=since).order_by("created_at", "id"))
+
+
+def thread_list_for_contact(*, contact: Contact, exclude: Thread | None = None, limit: int = 10) -> list[Thread]:
+    """The contact's threads (on any of our numbers), newest activity first."""
+    threads = Thread.objects.filter(contact=contact).select_related("phone_number").order_by("-last_message_at", "-id")
+    if exclude is not None:
+        threads = threads.exclude(pk=exclude.pk)
+    return list(threads[:limit])
+
+
+# --- the REST API (inbox/api/) --------------------------------------------------------------
+
+
+def thread_list_by_activity(
+    *,
+    status: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    label: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Thread]:
+    """`thread_list`, annotated with `activity_at` (the last message's time, else the creation
+    time) and ordered by it: a keyset pager needs a sort key that is never NULL."""
+    threads = thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
+    return threads.annotate(activity_at=Coalesce("last_message_at", "created_at")).order_by("-activity_at", "-id")
+
+
+def note_list_for_thread_api(*, thread: Thread) -> QuerySet[Note]:
+    """The thread's notes newest first, with what the API object shows (thread, author, mentions)."""
+    return note_list_for_thread(thread=thread).select_related("thread").order_by("-created_at", "-id")
+
+
+def template_get(*, public_id: Any) -> Template:
+    template = Template.objects.filter(public_id=_uuid(public_id)).first()
+    if template is None:
+        raise Http404("Not found.")
+    return template
+
+
+def phone_number_list_connected(*, company: Company) -> QuerySet[PhoneNumber]:
+    """The company's numbers that are connected now (routed to it); a disconnected number
+    keeps its row while threads use it, but is no longer listed."""
+    routed = PhoneNumberRoute.objects.filter(company=company).values("phone_number_id")
+    return PhoneNumber.objects.filter(phone_number_id__in=routed).order_by("-created_at", "-id")
+
+
+def phone_number_get_connected(*, company: Company, public_id: Any) -> PhoneNumber:
+    number = phone_number_list_connected(company=company).filter(public_id=_uuid(public_id)).first()
+    if number is None:
+        raise Http404("Not found.")
+    return number

@@ -82,7 +82,11 @@ class ProviderEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["received_at"], name="providerevent_unprocessed", condition=models.Q(processed_at__isnull=True))]
+        indexes = [
+            models.Index(
+                fields=["received_at"], name="providerevent_unprocessed", condition=models.Q(processed_at__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"provider event {self.pk}"

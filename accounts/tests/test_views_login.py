@@ -25,12 +25,12 @@ def test_login_page_has_labelled_fields_and_csrf(client_a: Client) -> None:
     assert "Acme Pizza" in html
 
 
-def test_logs_in_on_own_host_and_lands_home(client_a: Client, alice: Persona) -> None:
+def test_logs_in_on_own_host_and_lands_in_the_inbox(client_a: Client, alice: Persona) -> None:
     # when
     response = _login(client_a, "alice@acme.test", alice.password)
     # then
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/inbox/"
     home = client_a.get("/")
     assert home.status_code == 200
     assert home.context["user"].email == "alice@acme.test"
@@ -181,12 +181,12 @@ def test_home_needs_login(client_a: Client) -> None:
     assert response["Location"] == "/login/?next=/"
 
 
-def test_login_page_redirects_a_logged_in_agent_home(bob_client: Client) -> None:
+def test_login_page_redirects_a_logged_in_agent_to_the_inbox(bob_client: Client) -> None:
     # when
     response = bob_client.get("/login/")
     # then
     assert response.status_code == 302
-    assert response["Location"] == "/"
+    assert response["Location"] == "/inbox/"
 
 
 def test_login_follows_a_safe_next_only(client_a: Client, alice: Persona) -> None:
@@ -198,4 +198,4 @@ def test_login_follows_a_safe_next_only(client_a: Client, alice: Persona) -> Non
     )
     # then
     assert inside["Location"] == "/settings/team/"
-    assert outside["Location"] == "/"
+    assert outside["Location"] == "/inbox/"

@@ -2,8 +2,71 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox.api import views
+from inbox.api import contacts, messages, phone_numbers, templates, threads, views
+from inbox.api import webhooks as webhook_views
+from inbox.api.common import route
 
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="api_me"),
+    path(
+        "webhooks/",
+        route(webhook_views.WebhookListApi, webhook_views.WebhookCreateApi),
+        name="api_webhooks",
+    ),
+    path(
+        "webhooks/<uuid:id>/",
+        route(webhook_views.WebhookUpdateApi, webhook_views.WebhookDeleteApi),
+        name="api_webhook_detail",
+    ),
+    path(
+        "webhooks/<uuid:id>/rotate-secret/",
+        webhook_views.WebhookRotateSecretApi.as_view(),
+        name="api_webhook_rotate_secret",
+    ),
+    path(
+        "webhooks/<uuid:id>/deliveries/",
+        webhook_views.WebhookDeliveryListApi.as_view(),
+        name="api_webhook_deliveries",
+    ),
+    path(
+        "webhooks/<uuid:id>/deliveries/<uuid:delivery_id>/replay/",
+        webhook_views.WebhookDeliveryReplayApi.as_view(),
+        name="api_webhook_delivery_replay",
+    ),
+]
+
+# Contacts, threads, messages, phone numbers, templates: one view per operation; `route`
+# serves several operations' views on one URL.
+urlpatterns += [
+    path("contacts/", route(contacts.ContactListApi, contacts.ContactCreateApi), name="api_contacts"),
+    path(
+        "contacts/<uuid:id>/",
+        route(contacts.ContactDetailApi, contacts.ContactUpdateApi, contacts.ContactDeleteApi),
+        name="api_contact_detail",
+    ),
+    path(
+        "contacts/<uuid:id>/consent/",
+        route(contacts.ConsentListApi, contacts.ConsentCreateApi),
+        name="api_contact_consent",
+    ),
+    path("threads/", threads.ThreadListApi.as_view(), name="api_threads"),
+    path("threads/<uuid:id>/", route(threads.ThreadDetailApi, threads.ThreadUpdateApi), name="api_thread_detail"),
+    path("threads/<uuid:id>/assign/", threads.ThreadAssignApi.as_view(), name="api_thread_assign"),
+    path("threads/<uuid:id>/messages/", threads.ThreadMessageListApi.as_view(), name="api_thread_messages"),
+    path("threads/<uuid:id>/notes/", route(threads.NoteListApi, threads.NoteCreateApi), name="api_thread_notes"),
+    path("messages/", messages.MessageSendApi.as_view(), name="api_messages"),
+    path("messages/<uuid:id>/", messages.MessageDetailApi.as_view(), name="api_message_detail"),
+    path(
+        "phone-numbers/",
+        route(phone_numbers.PhoneNumberListApi, phone_numbers.PhoneNumberConnectApi),
+        name="api_phone_numbers",
+    ),
+    path(
+        "phone-numbers/<uuid:id>/",
+        phone_numbers.PhoneNumberDisconnectApi.as_view(),
+        name="api_phone_number_detail",
+    ),
+    path("templates/", route(templates.TemplateListApi, templates.TemplateCreateApi), name="api_templates"),
+    path("templates/<uuid:id>/", templates.TemplateDetailApi.as_view(), name="api_template_detail"),
+    path("templates/<uuid:id>/submit/", templates.TemplateSubmitApi.as_view(), name="api_template_submit"),
 ]

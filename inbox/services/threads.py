@@ -152,10 +152,12 @@ def thread_labels_set(*, thread: Thread, labels: list[str]) -> Thread:
 
 
 def thread_mark_read(*, thread: Thread) -> Thread:
-    """Clears the unread badge (an agent opened the thread)."""
+    """Clears the unread badge (an agent opened the thread); other agents' lists see it live."""
     if thread.unread_count:
-        Thread.objects.filter(pk=thread.pk).update(unread_count=0)
+        now = timezone.now()
+        Thread.objects.filter(pk=thread.pk).update(unread_count=0, updated_at=now)
         thread.unread_count = 0
+        thread.updated_at = now
     return thread
 
 
@@ -174,8 +176,11 @@ def _mentioned_agents(body: str) -> list[User]:
 
 
 @transaction.atomic
-def note_create(*, thread: Thread, author: User, body: str) -> Note:
-    """Adds an internal note; `@name`, `@local-part` or `@e-mail` mentions active agents."""
+def note_create(*, thread: Thread, author: User | None, body: str) -> Note:
+    """Adds an internal note; `@name`, `@local-part` or `@e-mail` mentions active agents.
+
+    `author` is None for notes written through the API (a key has no agent behind it).
+    """
     body = (body or "").strip()
     if not body:
         raise ValidationError({"body": ["Write something."]})
@@ -184,3 +189,32 @@ def note_create(*, thread: Thread, author: User, body: str) -> Note:
     if mentioned:
         note.mentions.set(mentioned)
     return note
+
+
+# --- additive helper for the REST API (PATCH /threads/{id}/), added by the API work ----------
+
+SNOOZE_ONLY_WHEN_SNOOZED = "Only a snoozed thread has `snoozed_until`; send status `snoozed` or leave it out."
+
+
+@transaction.atomic
+def thread_update(
+    *,
+    thread: Thread,
+    status: str | None = None,
+    labels: list[str] | None = None,
+    snoozed_until: datetime | None = None,
+) -> Thread:
+    """Status, snooze time and labels in one transaction (all or nothing).
+
+    `snoozed_until` without a status snoozes the thread until then; with a status other
+    than `snoozed` it must be None.
+    """
+    if status is None and snoozed_until is not None:
+        status = Thread.Status.SNOOZED
+    if status is not None and status != Thread.Status.SNOOZED and snoozed_until is not None:
+        raise ValidationError({"snoozed_until": [SNOOZE_ONLY_WHEN_SNOOZED]})
+    if status is not None:
+        thread = thread_status_set(thread=thread, status=status, snoozed_until=snoozed_until)
+    if labels is not None:
+        thread = thread_labels_set(thread=thread, labels=labels)
+    return thread

@@ -5,7 +5,7 @@ from __future__ import annotations
 import factory
 from django.utils import timezone
 
-from inbox.models import CannedReply, Contact, Label, Message, PhoneNumber, Template, Thread
+from inbox.models import CannedReply, Contact, Label, Message, Note, PhoneNumber, Template, Thread
 
 # --- core (contacts, threads, messages) --------------------------------------------------
 
@@ -77,3 +77,61 @@ class TemplateFactory(factory.django.DjangoModelFactory[Template]):
     category = Template.Category.UTILITY
     body = "Hello {{1}}, your order {{2}} has shipped."
     status = Template.Status.APPROVED
+
+
+# --- provider traffic (inbound webhooks, outbound sends) -----------------------------------
+
+
+class OutboundMessageFactory(MessageFactory):
+    """A message an agent sent; `queued` until the delivery task ran."""
+
+    direction = Message.Direction.OUTBOUND
+    status = Message.Status.QUEUED
+    status_rank = 0
+    wamid = None
+
+    class Params:
+        # Accepted by the provider: it has a wamid and is `sent`.
+        accepted = factory.Trait(
+            status=Message.Status.SENT,
+            status_rank=Message.STATUS_RANK[Message.Status.SENT],
+            wamid=factory.Sequence(lambda n: f"wamid.OUT{n:012d}"),
+        )
+
+
+# --- browser inbox (notes) ---------------------------------------------------------------
+
+
+class NoteFactory(factory.django.DjangoModelFactory[Note]):
+    class Meta:
+        model = Note
+
+    thread = factory.SubFactory(ThreadFactory)
+    body = factory.Faker("sentence")
+
+
+# --- the REST API's tests: rows with labels -------------------------------------------------
+
+
+class LabelledContactFactory(ContactFactory):
+    """`LabelledContactFactory(labels=[label, …])`."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def labels(self, create: bool, extracted: list[Label] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.labels.set(extracted)
+
+
+class LabelledThreadFactory(ThreadFactory):
+    """`LabelledThreadFactory(labels=[label, …])`."""
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    @factory.post_generation
+    def labels(self, create: bool, extracted: list[Label] | None, **kwargs: object) -> None:
+        if create and extracted:
+            self.labels.set(extracted)

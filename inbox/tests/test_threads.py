@@ -148,3 +148,14 @@ def test_outbound_message_updates_preview_but_not_the_window(tenant_a: Company) 
     thread.refresh_from_db()
     assert thread.last_message_preview == "On our way!"
     assert thread.last_inbound_at == before
+
+
+def test_wake_task_reopens_due_threads_of_the_current_company(tenant_a: Company) -> None:
+    # given
+    from inbox import tasks
+
+    thread = ThreadFactory(status=Thread.Status.SNOOZED, snoozed_until=timezone.now() - timedelta(minutes=1))
+    # when
+    tasks.thread_wake_snoozed_task.run()
+    # then
+    assert Thread.objects.get(pk=thread.pk).status == Thread.Status.OPEN

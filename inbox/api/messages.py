@@ -1,0 +1,165 @@
+"""Sending messages and reading one (design/API.md "Messages")."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.api import ApiError, ErrorSerializer, error_responses
+from inbox import representations, selectors
+from inbox.api import idempotency
+from inbox.api.objects import MessageObject
+from inbox.errors import ContactOptedOutError, NoPhoneNumberError, TemplateNotApprovedError, WindowClosedError
+from inbox.phones import phone_normalize
+from inbox.services import messages
+
+RECIPIENT_ONE = "Give exactly one recipient: `thread`, `contact` or `to`."
+FROM_UNKNOWN = "No connected number of this company has this id."
+FROM_WITH_THREAD = "A thread is bound to its number; leave `from` out when sending to a thread."
+UPLOADS_UNAVAILABLE = "Media uploads are not available yet; give the file's `url`."
+BODY_FOR_TYPE = "A {type} message needs `{field}`."
+
+ERRORS_409 = (
+    "`window_closed`: a free-form message (text, image, document) outside the 24-hour window; send a "
+    "template. `conflict`: the template does not exist in that language or is not approved; the "
+    "contact opted out (of everything, or of marketing for a marketing template); or the company "
+    "has no connected number."
+)
+
+
+class MessageSendApi(APIView):
+    @extend_schema_serializer(component_name="MessageSendInput")
+    class InputSerializer(serializers.Serializer[Any]):
+        @extend_schema_serializer(component_name="MessageSendTemplate")
+        class TemplateSerializer(serializers.Serializer[Any]):
+            name = serializers.CharField(max_length=512)
+            language = serializers.CharField(max_length=16)
+            parameters = serializers.JSONField(
+                required=False, help_text="A list (positional `{{1}}` …) or an object (named `{{name}}`)."
+            )
+
+            def validate_parameters(self, value: Any) -> Any:
+                if not isinstance(value, list | dict):
+                    raise serializers.ValidationError("Give a list or an object.")
+                return value
+
+        @extend_schema_serializer(component_name="MessageSendMedia")
+        class MediaSerializer(serializers.Serializer[Any]):
+            url = serializers.URLField(required=False, max_length=2000, help_text="An https URL of the file.")
+            upload_id = serializers.CharField(required=False, help_text="Not available yet (400 `invalid`).")
+            caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=1024)
+            filename = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+            def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+                if "upload_id" in attrs:
+                    raise serializers.ValidationError({"upload_id": [UPLOADS_UNAVAILABLE]})
+                if "url" not in attrs:
+                    raise serializers.ValidationError({"url": ["This field is required."]})
+                return attrs
+
+        thread = serializers.UUIDField(required=False, help_text="Send in this thread.")
+        contact = serializers.UUIDField(required=False, help_text="Send to this contact.")
+        to = serializers.CharField(
+            required=False, max_length=32, help_text="Send to this E.164 number; a contact is made if needed."
+        )
+        from_ = serializers.UUIDField(
+            required=False, help_text="The phone number's id to send from; default: the company's first number."
+        )
+        type = serializers.ChoiceField(choices=["text", "template", "image", "document"])
+        text = serializers.CharField(required=False, max_length=4096, help_text="For `text`.")
+        template = TemplateSerializer(required=False, help_text="For `template`.")
+        media = MediaSerializer(required=False, help_text="For `image` and `document`.")
+
+        def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+            # `from` is a Python keyword: declared as `from_`, exposed as `from`.
+            fields = super().get_fields()
+            fields["from"] = fields.pop("from_")
+            return fields
+
+        def validate_to(self, value: str) -> str:
+            try:
+                return phone_normalize(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.message_dict["phone"]) from None
+
+        def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+            recipients = [name for name in ("thread", "contact", "to") if name in attrs]
+            if len(recipients) != 1:
+                raise serializers.ValidationError({"non_field_errors": [RECIPIENT_ONE]})
+            if "thread" in attrs and "from" in attrs:
+                raise serializers.ValidationError({"from": [FROM_WITH_THREAD]})
+            needed = {"text": "text", "template": "template", "image": "media", "document": "media"}[attrs["type"]]
+            if needed not in attrs:
+                raise serializers.ValidationError({needed: [BODY_FOR_TYPE.format(type=attrs["type"], field=needed)]})
+            return attrs
+
+    @extend_schema(
+        operation_id="messages_send",
+        summary="Send a message",
+        description=(
+            "Queues the message and answers 202 with it (`status: queued`); delivery reports follow as "
+            "`message.status` webhooks and in `GET /messages/{id}/`. An unknown `thread` or `contact` "
+            "answers 404; an unknown `from` answers 400."
+        ),
+        parameters=[idempotency.PARAMETER],
+        request=InputSerializer,
+        responses={
+            202: MessageObject,
+            **error_responses(400, 401, 403, 404),
+            409: OpenApiResponse(response=ErrorSerializer, description=ERRORS_409),
+            **error_responses(422, 429),
+        },
+    )
+    @idempotency.idempotent
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        thread = selectors.thread_get(public_id=data["thread"]) if "thread" in data else None
+        contact = selectors.contact_get(public_id=data["contact"]) if "contact" in data else None
+        phone_number = None
+        if "from" in data:
+            try:
+                phone_number = selectors.phone_number_get_connected(company=request.tenant, public_id=data["from"])  # type: ignore[attr-defined]  # set by the tenant middleware
+            except Http404:
+                raise serializers.ValidationError({"from": [FROM_UNKNOWN]}) from None
+        media = data.get("media") or {}
+        template = data.get("template")
+        try:
+            message = messages.message_send(
+                thread=thread,
+                contact=contact,
+                to=data.get("to", ""),
+                phone_number=phone_number,
+                sender=None,
+                type=data["type"],
+                text=data.get("text", "") if data["type"] == "text" else media.get("caption", ""),
+                template={"name": template["name"], "language": template["language"]} if template else None,
+                template_parameters=template.get("parameters") if template else None,
+                media=media.get("url"),
+                filename=media.get("filename", ""),
+            )
+        except WindowClosedError as exc:
+            raise ApiError(409, "window_closed", exc.message) from exc
+        except (TemplateNotApprovedError, ContactOptedOutError, NoPhoneNumberError) as exc:
+            raise ApiError(409, "conflict", exc.message) from exc
+        return Response(representations.message_data(message), status=202)
+
+
+class MessageDetailApi(APIView):
+    @extend_schema(
+        operation_id="messages_retrieve",
+        summary="Get a message",
+        responses={200: MessageObject, **error_responses(401, 403, 404, 429)},
+    )
+    def get(self, request: Request, id: uuid.UUID) -> Response:
+        message = selectors.message_get(public_id=id)
+        return Response(representations.message_data(message))

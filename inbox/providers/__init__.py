@@ -1,0 +1,1 @@
+"""Provider adapters: the WhatsApp Cloud API over HTTP and the offline sandbox."""

@@ -1,0 +1,202 @@
+"""The offline provider: accepts sends locally and plays the platform's answers back.
+
+It issues `wamid.`-style ids and, like the real platform, reports delivery later by
+webhook: a real Cloud API payload (`statuses[]` sent → delivered → read) is stored as a
+ProviderEvent and processed by the same task as a POST to `/webhooks/whatsapp/`, so the
+sandbox exercises the production path. `customer_says` plays an inbound message the same
+way (for demos: `manage.py sandbox_customer_says`). Received media ids are answered with
+small files generated here (a PNG, a PDF), so media works offline too.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import struct
+import time
+import zlib
+from typing import Any
+
+from django_tenants.utils import get_public_schema_name, schema_context
+
+from inbox.models import Message, PhoneNumber
+from inbox.providers.base import Accepted, MediaInfo, MediaTooLargeError, Provider
+
+# Seconds after the send at which each status arrives (compressed real life).
+STATUS_DELAYS = (("sent", 1.0), ("delivered", 2.5), ("read", 6.0))
+SAMPLE_URL = "sandbox://media/"
+
+
+def wamid_new() -> str:
+    return "wamid." + base64.b64encode(b"\x15\x02\x00\x11\x18\x12" + secrets.token_bytes(18)).decode()
+
+
+def _digits(phone: str) -> str:
+    return "".join(ch for ch in phone if ch.isdigit())
+
+
+def envelope_build(
+    *,
+    phone_number_id: str,
+    display_phone_number: str = "",
+    messages: list[dict[str, Any]] | None = None,
+    statuses: list[dict[str, Any]] | None = None,
+    contacts: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A webhook body in the Cloud API's shape (whatsapp-platform.md §1.2, §1.9)."""
+    value: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": _digits(display_phone_number), "phone_number_id": phone_number_id},
+    }
+    if contacts:
+        value["contacts"] = contacts
+    if messages:
+        value["messages"] = messages
+    if statuses:
+        value["statuses"] = statuses
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "880000000000001", "changes": [{"field": "messages", "value": value}]}],
+    }
+
+
+def status_item(
+    *, wamid: str, status: str, recipient: str, callback_data: str = "", at: float | None = None, **extra: Any
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "id": wamid,
+        "status": status,
+        "timestamp": str(int(at or time.time())),
+        "recipient_id": _digits(recipient),
+    }
+    if callback_data:
+        item["biz_opaque_callback_data"] = callback_data
+    if status in ("sent", "delivered"):
+        item["pricing"] = {"billable": False, "pricing_model": "PMP", "type": "free_customer_service",
+                           "category": "service"}  # fmt: skip
+    item.update(extra)
+    return item
+
+
+def text_message_item(*, sender: str, text: str, wamid: str = "", at: float | None = None) -> dict[str, Any]:
+    return {
+        "from": _digits(sender),
+        "id": wamid or wamid_new(),
+        "timestamp": str(int(at or time.time())),
+        "type": "text",
+        "text": {"body": text},
+    }
+
+
+def body_encode(payload: dict[str, Any]) -> bytes:
+    """The platform's wire form: compact JSON, non-ASCII escaped (what it signs)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _feed(payload: dict[str, Any], *, countdown: float | None) -> None:
+    from tenants import inbound
+
+    # The processor routes by phone_number_id from the public schema, like a real POST.
+    with schema_context(get_public_schema_name()):
+        inbound.provider_event_receive(body=body_encode(payload), signature="sandbox", countdown=countdown)
+
+
+def customer_says(*, phone_number: PhoneNumber, sender: str, text: str, profile_name: str = "") -> str:
+    """Plays an inbound text from `sender` (E.164) to our number; returns its wamid.
+
+    Stored and processed like a webhook POST. Call it in the company's schema or any other.
+    """
+    from tenants import inbound
+
+    item = text_message_item(sender=sender, text=text)
+    contacts = [{"profile": {"name": profile_name}, "wa_id": _digits(sender)}] if profile_name else None
+    payload = envelope_build(
+        phone_number_id=phone_number.phone_number_id,
+        display_phone_number=phone_number.display_number,
+        messages=[item],
+        contacts=contacts,
+    )
+    with schema_context(get_public_schema_name()):
+        event = inbound.provider_event_receive(body=body_encode(payload), signature="sandbox", enqueue=False)
+        inbound.provider_event_process(event_id=event.pk)
+    return str(item["id"])
+
+
+def sample_png() -> bytes:
+    """A 16x16 solid PNG, built by hand (no imaging library needed)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\x25\x63\xeb" * 16 for _ in range(16))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+def sample_pdf() -> bytes:
+    """A one-page PDF that says hello."""
+    stream = b"BT /F1 18 Tf 40 100 Td (Kontakt sandbox document) Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
+def _sample_for(media_id: str) -> tuple[bytes, str]:
+    if "document" in media_id or "pdf" in media_id:
+        return sample_pdf(), "application/pdf"
+    return sample_png(), "image/png"
+
+
+class SandboxProvider(Provider):
+    name = "sandbox"
+
+    def send(self, message: Message) -> Accepted:
+        wamid = wamid_new()
+        phone_number = message.thread.phone_number
+        now = time.time()
+        for status, delay in STATUS_DELAYS:
+            payload = envelope_build(
+                phone_number_id=phone_number.phone_number_id,
+                display_phone_number=phone_number.display_number,
+                statuses=[
+                    status_item(
+                        wamid=wamid,
+                        status=status,
+                        recipient=message.thread.contact.phone,
+                        callback_data=str(message.public_id),
+                        at=now + delay,
+                    )
+                ],
+            )
+            _feed(payload, countdown=delay)
+        return Accepted(wamid=wamid)
+
+    def media_info(self, *, phone_number: PhoneNumber, media_id: str) -> MediaInfo:
+        content, mime = _sample_for(media_id)
+        return MediaInfo(url=SAMPLE_URL + media_id, mime_type=mime, file_size=len(content))
+
+    def media_download(self, *, phone_number: PhoneNumber, info: MediaInfo, max_bytes: int) -> bytes:
+        content, _ = _sample_for(info.url.removeprefix(SAMPLE_URL))
+        if len(content) > max_bytes:
+            raise MediaTooLargeError(f"more than {max_bytes} bytes")
+        return content

@@ -1,0 +1,83 @@
+"""Connecting the company's provider numbers.
+
+A number lives twice: the company's PhoneNumber (tenant schema: display number, token)
+and the public PhoneNumberRoute that sends the provider's webhooks to that company. Both
+are written in ONE transaction: the tenant schema's search_path also reaches the public
+schema, so the connection is switched first and the transaction opened inside it.
+A phone_number_id can be routed to one company only, anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django_tenants.utils import schema_context
+
+from inbox.models import PhoneNumber
+from inbox.phones import phone_normalize
+from tenants.models import Company, PhoneNumberRoute
+
+PHONE_NUMBER_ID_RE = re.compile(r"^[0-9]{1,64}$")
+PHONE_NUMBER_ID_INVALID = "The phone number id is the provider's numeric id, e.g. 770000000000001."
+PHONE_NUMBER_ID_TAKEN = "This phone number id is already connected."
+DISPLAY_NUMBER_INVALID = "Enter the display number in international format, e.g. +4930123456."
+
+
+def phone_number_connect(
+    *, company: Company, phone_number_id: str, display_number: str, access_token: str = ""
+) -> PhoneNumber:
+    """Connects a provider number to the company (its PhoneNumber and the public route).
+
+    Raises ValidationError (`phone_number_id`, `display_number`) on bad input or when the
+    id is connected already, to this company or another; nothing is changed then.
+    """
+    phone_number_id = (phone_number_id or "").strip()
+    if not PHONE_NUMBER_ID_RE.match(phone_number_id):
+        raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_INVALID]})
+    try:
+        display = phone_normalize(display_number)
+    except ValidationError as exc:
+        raise ValidationError({"display_number": [DISPLAY_NUMBER_INVALID]}) from exc
+    with schema_context(company.schema_name):
+        return _connect(company=company, phone_number_id=phone_number_id, display=display, token=access_token.strip())
+
+
+@transaction.atomic
+def _connect(*, company: Company, phone_number_id: str, display: str, token: str) -> PhoneNumber:
+    if PhoneNumberRoute.objects.filter(phone_number_id=phone_number_id).exists():
+        raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]})
+    try:
+        with transaction.atomic():
+            PhoneNumberRoute.objects.create(phone_number_id=phone_number_id, company=company)
+    except IntegrityError as exc:
+        raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]}) from exc
+    # A number connected before and disconnected keeps its row (its threads point to it).
+    number = PhoneNumber.objects.filter(phone_number_id=phone_number_id).first()
+    if number is None:
+        number = PhoneNumber.objects.create(phone_number_id=phone_number_id, display_number=display, access_token=token)
+    else:
+        number.display_number = display
+        number.access_token = token
+        number.save(update_fields=["display_number", "access_token"])
+    return number
+
+
+def phone_number_disconnect(*, company: Company, phone_number: PhoneNumber) -> None:
+    """Stops routing the number to the company and forgets its token.
+
+    The PhoneNumber row is deleted when no thread uses it; otherwise it stays (history
+    keeps its number) and can be connected again.
+    """
+    with schema_context(company.schema_name):
+        _disconnect(company=company, phone_number=phone_number)
+
+
+@transaction.atomic
+def _disconnect(*, company: Company, phone_number: PhoneNumber) -> None:
+    PhoneNumberRoute.objects.filter(phone_number_id=phone_number.phone_number_id, company=company).delete()
+    if phone_number.threads.exists():
+        PhoneNumber.objects.filter(pk=phone_number.pk).update(access_token="")
+    else:
+        PhoneNumber.objects.filter(pk=phone_number.pk).delete()

@@ -1,0 +1,93 @@
+"""Message templates: drafting and submitting them for review.
+
+With the `sandbox` provider (WHATSAPP_API_BASE empty) a submitted template is approved at
+once; with `whatsapp_cloud` it stays `pending` until an operator decides (admin, or the
+`approve_template` command).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from inbox.errors import InboxError
+from inbox.models import Template
+
+NAME_INVALID = "Use lowercase letters, digits and underscores only, e.g. order_shipped."
+LANGUAGE_INVALID = "Use a language code such as en or en_US."
+TEMPLATE_TAKEN = "A template with this name and language already exists."
+BUTTONS_INVALID = "Buttons are a list of up to 10 objects, each with a `type` and a `text`."
+NOT_SUBMITTABLE = "Only a draft or rejected template can be submitted; this one is {status}."
+
+NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
+MAX_BUTTONS = 10
+
+
+class TemplateNotSubmittableError(InboxError):
+    """The template's status does not allow a submission (it is pending or decided)."""
+
+
+def _buttons_clean(buttons: Any) -> list[dict[str, Any]]:
+    if not isinstance(buttons, list) or len(buttons) > MAX_BUTTONS:
+        raise ValidationError({"buttons": [BUTTONS_INVALID]})
+    for button in buttons:
+        if not isinstance(button, dict) or not button.get("type") or not button.get("text"):
+            raise ValidationError({"buttons": [BUTTONS_INVALID]})
+    return buttons
+
+
+@transaction.atomic
+def template_create(
+    *,
+    name: str,
+    language: str,
+    category: str,
+    body: str,
+    header: str = "",
+    footer: str = "",
+    buttons: list[dict[str, Any]] | None = None,
+) -> Template:
+    """Makes a template in `draft`; (name, language) is unique."""
+    name = name.strip()
+    language = language.strip()
+    errors: dict[str, list[str]] = {}
+    if not NAME_RE.match(name):
+        errors["name"] = [NAME_INVALID]
+    if not LANGUAGE_RE.match(language):
+        errors["language"] = [LANGUAGE_INVALID]
+    if errors:
+        raise ValidationError(errors)
+    if Template.objects.filter(name=name, language=language).exists():
+        raise ValidationError({"name": [TEMPLATE_TAKEN]})
+    template = Template(
+        name=name,
+        language=language,
+        category=category,
+        header=header.strip(),
+        body=body.strip(),
+        footer=footer.strip(),
+        buttons=_buttons_clean(buttons or []),
+        status=Template.Status.DRAFT,
+    )
+    template.full_clean()
+    template.save()
+    return template
+
+
+@transaction.atomic
+def template_submit(*, template: Template) -> Template:
+    """Sends a draft (or rejected) template for review: `approved` at once with the sandbox
+    provider, `pending` with the real one. Raises TemplateNotSubmittableError otherwise."""
+    locked = Template.objects.select_for_update().get(pk=template.pk)
+    if locked.status not in (Template.Status.DRAFT, Template.Status.REJECTED):
+        raise TemplateNotSubmittableError(NOT_SUBMITTABLE.format(status=locked.status))
+    sandbox = not settings.WHATSAPP_API_BASE
+    locked.status = Template.Status.APPROVED if sandbox else Template.Status.PENDING
+    locked.rejection_reason = ""
+    locked.save(update_fields=["status", "rejection_reason", "updated_at"])
+    return locked

@@ -1,0 +1,24 @@
+"""The agents' browser inbox, below /inbox/ on a company host."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from inbox import views
+
+app_name = "inbox"
+
+urlpatterns = [
+    path("", views.thread_list, name="thread_list"),
+    path("updates/", views.thread_list_updates, name="thread_list_updates"),
+    path("threads/<uuid:public_id>/", views.thread_detail, name="thread_detail"),
+    path("threads/<uuid:public_id>/messages/", views.thread_messages_older, name="thread_messages_older"),
+    path("threads/<uuid:public_id>/updates/", views.thread_updates, name="thread_updates"),
+    path("threads/<uuid:public_id>/typing/", views.thread_typing, name="thread_typing"),
+    path("threads/<uuid:public_id>/reply/", views.thread_reply, name="thread_reply"),
+    path("threads/<uuid:public_id>/reply-template/", views.thread_reply_template, name="thread_reply_template"),
+    path("threads/<uuid:public_id>/notes/", views.thread_note, name="thread_note"),
+    path("threads/<uuid:public_id>/assign/", views.thread_assign, name="thread_assign"),
+    path("threads/<uuid:public_id>/status/", views.thread_status, name="thread_status"),
+    path("threads/<uuid:public_id>/labels/", views.thread_labels, name="thread_labels"),
+]

@@ -1,0 +1,425 @@
+"""The agents' browser inbox: the thread list and one thread, with live updates by polling.
+
+Live updates: each page polls a cheap endpoint every ~1.5 s with the time of its previous
+answer (`since`); the answer holds only what changed, and inbox.js puts each row in place
+by id. Polls overlap the previous window by POLL_OVERLAP, because a row stamped just
+before a poll may be committed just after it; rows sent twice are identical and ignored.
+Short requests keep gunicorn's sync workers free (no long-held connections).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages as flash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from inbox import forms, presence, selectors
+from inbox.errors import InboxError
+from inbox.models import Message, Note, Thread
+from inbox.services import messages as message_services
+from inbox.services import threads as thread_services
+from inbox.window import window_expires_at, window_is_open
+
+THREADS_PAGE_SIZE = 50
+MESSAGES_PAGE_SIZE = 50
+POLL_INTERVAL_MS = 1500
+POLL_OVERLAP = timedelta(seconds=3)
+CONSENT_EVENTS_SHOWN = 5
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _agent(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _bad_request(form: Any) -> HttpResponse:
+    return HttpResponseBadRequest(
+        "; ".join(str(message) for errors in form.errors.values() for message in errors), content_type="text/plain"
+    )
+
+
+def _first_error(exc: ValidationError | InboxError) -> str:
+    if isinstance(exc, InboxError):
+        return exc.message
+    return exc.messages[0] if exc.messages else "That did not work."
+
+
+# --- timeline rows: messages and notes in one ordered list -----------------------------------
+
+
+def _sort_time(at: datetime | None) -> str:
+    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if at else "99999999999999999999"
+
+
+def _timeline(items: Iterable[Message | Note]) -> list[dict[str, Any]]:
+    rows = [
+        {
+            "kind": "note" if isinstance(item, Note) else "message",
+            "obj": item,
+            "sort": f"{_sort_time(item.created_at)}-{'n' if isinstance(item, Note) else 'm'}{item.pk:012d}",
+        }
+        for item in items
+    ]
+    return sorted(rows, key=lambda row: row["sort"])
+
+
+def _thread_sort_key(thread: Thread) -> str:
+    return f"{_sort_time(thread.last_message_at)}-{thread.pk:012d}"
+
+
+def _threads_url() -> str:
+    # Rows build their links from this prefix: one reverse() per page instead of one per row.
+    return reverse("inbox:thread_list") + "threads/"
+
+
+def _rows(threads: list[Thread]) -> list[dict[str, Any]]:
+    """Plain dicts for the list rows: a page of 50 renders several times faster from dicts
+    than from model instances (the template engine tries item lookup first)."""
+    return [
+        {
+            "id": str(thread.public_id),
+            "sort": _thread_sort_key(thread),
+            "name": thread.contact.display_name,
+            "preview": thread.last_message_preview,
+            # Formatted here: the `date` filter costs more than the rest of a row.
+            "at_iso": thread.last_message_at.isoformat() if thread.last_message_at else "",
+            "at_text": thread.last_message_at.astimezone(UTC).strftime("%b %-d, %H:%M")
+            if thread.last_message_at
+            else "",
+            "status": thread.status,
+            "status_display": thread.get_status_display(),
+            "assignee": thread.assignee.get_short_name() if thread.assignee else "",
+            "labels": [label.name for label in thread.labels.all()],
+            "unread": thread.unread_count,
+        }
+        for thread in threads
+    ]
+
+
+# --- thread list ---------------------------------------------------------------------------
+
+
+def _list_context(request: HttpRequest, form: forms.ThreadFilterForm) -> dict[str, Any]:
+    page = selectors.thread_list_page(
+        threads=selectors.thread_list(**form.selector_filters(agent=_agent(request))),
+        after=form.cleaned_data.get("after"),
+        size=THREADS_PAGE_SIZE,
+    )
+    has_more = len(page) > THREADS_PAGE_SIZE
+    page = page[:THREADS_PAGE_SIZE]
+    filters = {name: form.cleaned_data.get(name) or "" for name in form.FILTER_FIELDS}
+    filter_query = urlencode({name: value for name, value in filters.items() if value})
+    next_query = ""
+    if has_more:
+        last = page[-1]
+        next_query = urlencode({**filters, "after": forms.cursor_encode(last.last_message_at, last.pk)})
+    return {
+        "rows": _rows(page),
+        "threads_url": _threads_url(),
+        "filters": filters,
+        "filter_query": filter_query,
+        "next_query": next_query,
+        "poll_since": timezone.now().isoformat(),
+        "poll_interval_ms": POLL_INTERVAL_MS,
+        # Lazy: read only by the filter form of a full page.
+        "labels": selectors.label_list(),
+        "view_choices": forms.VIEW_CHOICES,
+        "status_choices": Thread.Status.choices,
+    }
+
+
+@require_GET
+@login_required
+def thread_list(request: HttpRequest) -> HttpResponse:
+    form = forms.ThreadFilterForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    context = _list_context(request, form)
+    if _is_htmx(request) and form.cleaned_data.get("after"):
+        # "Load more": the next rows and the next button only.
+        return render(request, "inbox/_thread_rows_more.html", context)
+    return render(request, "inbox/thread_list.html", context)
+
+
+@require_GET
+@login_required
+def thread_list_updates(request: HttpRequest) -> HttpResponse:
+    form = forms.ThreadListPollForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    now = timezone.now()
+    changed, gone = selectors.thread_list_changed(
+        since=form.cleaned_data["since"] - POLL_OVERLAP, **form.selector_filters(agent=_agent(request))
+    )
+    filter_query = urlencode({n: form.cleaned_data.get(n) for n in form.FILTER_FIELDS if form.cleaned_data.get(n)})
+    context = {
+        "rows": _rows(changed),
+        "threads_url": _threads_url(),
+        "gone": gone,
+        "poll_since": now.isoformat(),
+        "filter_query": filter_query,
+    }
+    return render(request, "inbox/_thread_list_updates.html", context)
+
+
+# --- one thread ------------------------------------------------------------------------------
+
+
+def _thread_context(request: HttpRequest, thread: Thread) -> dict[str, Any]:
+    """What the header, composer and contact panel of a thread show."""
+    expires = window_expires_at(thread)
+    templates = list(selectors.template_list(approved_only=True))
+    label_names = [label.name for label in selectors.label_list()]
+    contact = thread.contact
+    return {
+        "thread": thread,
+        "contact": contact,
+        "window_open": window_is_open(thread),
+        "window_expires_at": expires,
+        "templates": templates,
+        "agents": selectors.agent_list(),
+        "thread_label_names": sorted(label.name for label in thread.labels.all()),
+        "labels_form": forms.LabelsForm(label_names=label_names),
+        "status_form": forms.StatusForm(initial={"status": thread.status, "snoozed_until": thread.snoozed_until}),
+        "reply_form": forms.ReplyForm(),
+        "template_form": forms.TemplateReplyForm(templates=templates),
+        "note_form": forms.NoteForm(),
+        "canned_replies": [
+            {"shortcut": reply.shortcut, "title": reply.title, "body": reply.body}
+            for reply in selectors.canned_reply_list()
+        ],
+        "consent_events": list(selectors.consent_list_for_contact(contact=contact)[:CONSENT_EVENTS_SHOWN]),
+        "other_threads": selectors.thread_list_for_contact(contact=contact, exclude=thread),
+        "others": presence.presence_list_others(thread=thread, agent=_agent(request)),
+        "poll_interval_ms": POLL_INTERVAL_MS,
+    }
+
+
+def _message_page(thread: Thread, before: selectors.Position | None) -> tuple[list[dict[str, Any]], str]:
+    """A page of the timeline (messages with the notes written among them) and the cursor
+    of the next older page ("" when this is the oldest)."""
+    page = selectors.message_page_for_thread(thread=thread, before=before, size=MESSAGES_PAGE_SIZE)
+    has_more = len(page) > MESSAGES_PAGE_SIZE
+    page = page[:MESSAGES_PAGE_SIZE]
+    start = page[-1].created_at if has_more else None
+    end = before[0] if before else None
+    notes = selectors.note_list_for_thread_between(thread=thread, start=start, end=end)
+    older = forms.cursor_encode(page[-1].created_at, page[-1].pk) if has_more else ""
+    return _timeline([*page, *notes]), older
+
+
+@require_GET
+@login_required
+def thread_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    thread_services.thread_mark_read(thread=thread)
+    presence.presence_touch(thread=thread, agent=agent)
+    timeline, older = _message_page(thread, None)
+    list_form = forms.ThreadFilterForm(request.GET)
+    list_form.is_valid()
+    list_form.cleaned_data.pop("after", None)
+    context = {
+        **_thread_context(request, thread),
+        **_list_context(request, list_form),
+        "timeline": timeline,
+        "older_cursor": older,
+        "poll_since": timezone.now().isoformat(),
+    }
+    return render(request, "inbox/thread_detail.html", context)
+
+
+@require_GET
+@login_required
+def thread_messages_older(request: HttpRequest, public_id: str) -> HttpResponse:
+    thread = selectors.thread_get_for_agent(agent=_agent(request), public_id=public_id)
+    form = forms.MessagePageForm(request.GET)
+    if not form.is_valid() or not form.cleaned_data["before"]:
+        return _bad_request(form) if form.errors else HttpResponseBadRequest("`before` is required.")
+    timeline, older = _message_page(thread, form.cleaned_data["before"])
+    return render(
+        request, "inbox/_timeline_older.html", {"thread": thread, "timeline": timeline, "older_cursor": older}
+    )
+
+
+@require_GET
+@login_required
+def thread_updates(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    form = forms.ThreadPollForm(request.GET)
+    if not form.is_valid():
+        return _bad_request(form)
+    now = timezone.now()
+    since = form.cleaned_data["since"] - POLL_OVERLAP
+    presence.presence_touch(thread=thread, agent=agent)
+    changed = selectors.message_list_changed_for_thread(thread=thread, since=since, watched=form.cleaned_data["watch"])
+    notes = selectors.note_list_created_for_thread(thread=thread, since=since)
+    if thread.unread_count:
+        # The agent is looking at the thread as the message comes in.
+        thread_services.thread_mark_read(thread=thread)
+    thread_changed = thread.updated_at > since
+    context = {
+        # Header and composer are sent again only when the thread itself changed.
+        **(_thread_context(request, thread) if thread_changed else {}),
+        "thread": thread,
+        "timeline": _timeline([*changed, *notes]),
+        "thread_changed": thread_changed,
+        "others": presence.presence_list_others(thread=thread, agent=agent),
+        "poll_since": now.isoformat(),
+    }
+    return render(request, "inbox/_thread_updates.html", context)
+
+
+@require_POST
+@login_required
+def thread_typing(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    presence.presence_touch(thread=thread, agent=agent, typing=True)
+    return HttpResponse(status=204)
+
+
+def _back_to_thread(thread: Thread) -> HttpResponse:
+    return redirect("inbox:thread_detail", public_id=thread.public_id)
+
+
+def _composer(request: HttpRequest, thread: Thread, status: int = 200, **forms_: Any) -> HttpResponse:
+    context = {**_thread_context(request, thread), **forms_}
+    return render(request, "inbox/_composer.html", context, status=status)
+
+
+@require_POST
+@login_required
+def thread_reply(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    form = forms.ReplyForm(request.POST)
+    if form.is_valid():
+        try:
+            message_services.message_send(
+                thread=thread, sender=agent, type=Message.Type.TEXT, text=form.cleaned_data["text"]
+            )
+        except (ValidationError, InboxError) as exc:
+            form.add_error("text", _first_error(exc))
+            if _is_htmx(request):
+                # The window may have closed since the page loaded: the composer changes mode.
+                return _composer(request, thread, status=400, reply_form=form, composer_error=_first_error(exc))
+        else:
+            if _is_htmx(request):
+                return _composer(request, thread)
+            return _back_to_thread(thread)
+    if _is_htmx(request):
+        return _composer(request, thread, status=400, reply_form=form)
+    flash.error(request, "; ".join(form.errors.get("text", ["Write something."])))
+    return _back_to_thread(thread)
+
+
+@require_POST
+@login_required
+def thread_reply_template(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    form = forms.TemplateReplyForm(request.POST, templates=selectors.template_list(approved_only=True))
+    if form.is_valid():
+        try:
+            message_services.message_send(
+                thread=thread,
+                sender=agent,
+                type=Message.Type.TEMPLATE,
+                template=form.templates[form.cleaned_data["template"]],
+                template_parameters=form.cleaned_data["parameters"],
+            )
+        except (ValidationError, InboxError) as exc:
+            form.add_error(None, _first_error(exc))
+        else:
+            if _is_htmx(request):
+                return _composer(request, thread)
+            return _back_to_thread(thread)
+    if _is_htmx(request):
+        return _composer(request, thread, status=400, template_form=form)
+    flash.error(request, "The template was not sent: " + "; ".join(e for errs in form.errors.values() for e in errs))
+    return _back_to_thread(thread)
+
+
+@require_POST
+@login_required
+def thread_note(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    form = forms.NoteForm(request.POST)
+    if form.is_valid():
+        try:
+            thread_services.note_create(thread=thread, author=agent, body=form.cleaned_data["body"])
+        except ValidationError as exc:
+            flash.error(request, _first_error(exc))
+    else:
+        flash.error(request, "The note is empty.")
+    return _back_to_thread(thread)
+
+
+@require_POST
+@login_required
+def thread_assign(request: HttpRequest, public_id: str) -> HttpResponse:
+    agent = _agent(request)
+    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    form = forms.AssignForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(form)
+    choice = form.cleaned_data["agent"]
+    assignee = agent if choice == "me" else selectors.agent_get(public_id=choice) if choice else None
+    try:
+        thread_services.thread_assign(thread=thread, assignee=assignee)
+    except ValidationError as exc:
+        flash.error(request, _first_error(exc))
+    else:
+        flash.success(request, f"Assigned to {assignee.get_short_name()}." if assignee else "Unassigned.")
+    return _back_to_thread(thread)
+
+
+@require_POST
+@login_required
+def thread_status(request: HttpRequest, public_id: str) -> HttpResponse:
+    thread = selectors.thread_get_for_agent(agent=_agent(request), public_id=public_id)
+    form = forms.StatusForm(request.POST)
+    if not form.is_valid():
+        flash.error(request, "Choose a status (and, to snooze, a time).")
+        return _back_to_thread(thread)
+    snoozed_until = form.cleaned_data["snoozed_until"]
+    if snoozed_until is not None and timezone.is_naive(snoozed_until):
+        snoozed_until = timezone.make_aware(snoozed_until, UTC)
+    try:
+        thread_services.thread_status_set(
+            thread=thread, status=form.cleaned_data["status"], snoozed_until=snoozed_until
+        )
+    except ValidationError as exc:
+        flash.error(request, _first_error(exc))
+    else:
+        flash.success(request, f"The thread is {thread.get_status_display().lower()}.")
+    return _back_to_thread(thread)
+
+
+@require_POST
+@login_required
+def thread_labels(request: HttpRequest, public_id: str) -> HttpResponse:
+    thread = selectors.thread_get_for_agent(agent=_agent(request), public_id=public_id)
+    form = forms.LabelsForm(request.POST, label_names=[label.name for label in selectors.label_list()])
+    if not form.is_valid():
+        return _bad_request(form)
+    thread_services.thread_labels_set(thread=thread, labels=form.names())
+    flash.success(request, "Labels saved.")
+    return _back_to_thread(thread)

@@ -181,13 +181,24 @@ def message_record_inbound(*, phone_number: PhoneNumber, item: InboundMessage) -
     except IntegrityError:
         # The same wamid, stored concurrently by another worker.
         return Message.objects.get(wamid=item.wamid), False
-    thread = threads.thread_record_inbound(thread=thread, message=message)
+    thread = threads.thread_record_inbound(thread=thread, message=message, opens_window=_opens_window(message))
     message.thread = thread
     _publish("message.received", message)
     if has_media:
         tasks.media_fetch_task.delay_on_commit(message.pk)
     _keyword_apply(contact=contact, thread=thread, message=message)
     return message, True
+
+
+def _opens_window(message: Message) -> bool:
+    """Whether this inbound message opens or refreshes the 24-hour window.
+
+    Conservative (whatsapp-platform.md §3.1): unsupported and system items and the removal
+    of a reaction are not a customer writing to us, so they leave the window as it was.
+    """
+    if message.type == Message.Type.UNSUPPORTED:
+        return False
+    return not (message.type == Message.Type.REACTION and not (message.payload or {}).get("emoji"))
 
 
 def _keyword_apply(*, contact: Contact, thread: Thread, message: Message) -> None:

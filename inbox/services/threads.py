@@ -47,8 +47,10 @@ def _publish_thread(thread: Thread) -> None:
 
 
 @transaction.atomic
-def thread_record_inbound(*, thread: Thread, message: Message) -> Thread:
+def thread_record_inbound(*, thread: Thread, message: Message, opens_window: bool = True) -> Thread:
     """Books an inbound message on its thread: window, preview, unread; reopens the thread.
+
+    `opens_window` False (an unsupported item, a removed reaction) leaves the window alone.
 
     Uses the provider's timestamp for the window (checked at send time against now).
     Counters move with F() so concurrent messages are all counted.
@@ -62,7 +64,7 @@ def thread_record_inbound(*, thread: Thread, message: Message) -> Thread:
         last_message_preview=Case(
             When(last_message_at__gt=at, then=F("last_message_preview")), default=Value(_preview(message))
         ),
-        last_inbound_at=Greatest(F("last_inbound_at"), Value(at)),
+        last_inbound_at=Greatest(F("last_inbound_at"), Value(at)) if opens_window else F("last_inbound_at"),
         last_message_at=Greatest(F("last_message_at"), Value(at)),
         status=Thread.Status.OPEN,
         snoozed_until=None,

@@ -291,3 +291,25 @@ def test_a_new_message_reopens_a_resolved_thread(
         thread.refresh_from_db()
         assert thread.status == Thread.Status.OPEN
         assert thread.messages.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "obj", "opens"),
+    [
+        ("reaction", {"message_id": "wamid.OLD", "emoji": "👍"}, True),
+        ("reaction", {"message_id": "wamid.OLD"}, False),  # a reaction removed
+        ("unsupported", None, False),
+        ("system", {"body": "Ana changed her number", "type": "user_changed_number"}, False),
+    ],
+)
+def test_only_a_customer_writing_opens_the_window(
+    public_client: Client, company_a: Company, number_a: PhoneNumber, kind: str, obj: Any, opens: bool
+) -> None:
+    # given: the first item ever from this customer
+    payload = envelope_build(phone_number_id=NUMBER_A, messages=[message_item(kind, obj, wamid=f"wamid.W-{kind}")])
+    # when
+    post_and_process(public_client, payload)
+    # then
+    with schema_context(company_a.schema_name):
+        thread = Thread.objects.get(contact__phone=CUSTOMER)
+        assert (thread.last_inbound_at is not None) is opens

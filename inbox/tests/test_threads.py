@@ -159,3 +159,16 @@ def test_wake_task_reopens_due_threads_of_the_current_company(tenant_a: Company)
     tasks.thread_wake_snoozed_task.run()
     # then
     assert Thread.objects.get(pk=thread.pk).status == Thread.Status.OPEN
+
+
+def test_an_item_that_does_not_open_the_window_leaves_it_alone(tenant_a: Company) -> None:
+    # given
+    opened = timezone.now() - timedelta(hours=30)
+    thread = ThreadFactory(last_inbound_at=opened)
+    message = MessageFactory(thread=thread, type=Message.Type.UNSUPPORTED, provider_timestamp=timezone.now())
+    # when
+    threads.thread_record_inbound(thread=thread, message=message, opens_window=False)
+    # then
+    thread.refresh_from_db()
+    assert thread.last_inbound_at == opened
+    assert thread.unread_count == 1

@@ -31,41 +31,11 @@ sys.path.insert(0, str(ROOT))
 SLUG = "benchco"
 AGENTS = 25
 WORDS = [
-    "flight",
-    "delay",
-    "gate",
-    "boarding",
-    "baggage",
-    "refund",
-    "voucher",
-    "seat",
-    "upgrade",
-    "ticket",
-    "booking",
-    "cancel",
-    "change",
-    "invoice",
-    "payment",
-    "card",
-    "pizza",
-    "order",
-    "delivery",
-    "address",
-    "table",
-    "reservation",
-    "menu",
-    "allergy",
-    "vegan",
-    "receipt",
-    "tracking",
-    "parcel",
-    "courier",
-    "return",
-    "exchange",
-    "size",
-    "colour",
-    "warranty",
-]
+    "flight", "delay", "gate", "boarding", "baggage", "refund", "voucher", "seat", "upgrade",
+    "ticket", "booking", "cancel", "change", "invoice", "payment", "card", "pizza", "order",
+    "delivery", "address", "table", "reservation", "menu", "allergy", "vegan", "receipt",
+    "tracking", "parcel", "courier", "return", "exchange", "size", "colour", "warranty",
+]  # fmt: skip
 
 
 def _percentile(values: list[float], pct: float) -> float:

@@ -8,6 +8,7 @@ from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, User
+from inbox.models import CannedReply, Message, PhoneNumber
 from tenants.management.commands.seed_demo import DEMO_PASSWORD, OPERATOR_EMAIL
 from tenants.models import Company
 
@@ -33,6 +34,9 @@ def _snapshot() -> dict[str, Any]:
         with schema_context(schema_name):
             state[f"{slug}.users"] = sorted(User.objects.values_list("email", "role", "password"))
             state[f"{slug}.keys"] = list(ApiKey.objects.values_list("name", "prefix", "key_hash", "revoked_at"))
+            state[f"{slug}.numbers"] = list(PhoneNumber.objects.values_list("phone_number_id", "display_number"))
+            state[f"{slug}.messages"] = sorted(Message.objects.values_list("thread__contact__phone", "text"))
+            state[f"{slug}.canned"] = sorted(CannedReply.objects.values_list("shortcut", flat=True))
     connection.set_schema_to_public()
     return state
 
@@ -53,6 +57,10 @@ def test_creates_demo_companies_with_logins_and_one_key_each(db: None) -> None:
     assert [name for name, *_ in state["airline.keys"]] == ["demo"]
     assert state["operators"] == [(state["operators"][0][0], True, True)]
     assert output.count("API key (shown once, save it): kt_") == 2
+    assert state["pizzeria.numbers"] == [("100000000000001", "+49301234567")]
+    assert len(state["airline.messages"]) == 3
+    assert ("+4915112345678", "Hallo! Habt ihr heute Abend noch einen Tisch für 4 frei?") in state["pizzeria.messages"]
+    assert state["airline.canned"] == ["rebook", "thanks"]
 
 
 def test_demo_logins_use_the_printed_password(db: None) -> None:

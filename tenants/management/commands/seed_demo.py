@@ -22,6 +22,9 @@ from django_tenants.utils import schema_context
 
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create
+from inbox.models import CannedReply, PhoneNumber, Thread
+from inbox.providers import sandbox
+from inbox.services import numbers
 from tenants import services
 from tenants.models import Company
 
@@ -44,6 +47,11 @@ class DemoCompany:
     plan: str
     owner: DemoUser
     agents: tuple[DemoUser, ...]
+    # The sandbox provider's number and a few customers writing in, so the inbox is alive.
+    phone_number_id: str
+    display_number: str
+    customers: tuple[tuple[str, str, str], ...]  # (phone, profile name, first message)
+    canned: tuple[tuple[str, str, str], ...]  # (shortcut, title, body)
 
 
 DEMO_COMPANIES = (
@@ -53,6 +61,13 @@ DEMO_COMPANIES = (
         plan="free",
         owner=DemoUser("owner@pizzeria.test", "Maria Rossi", User.Role.OWNER),
         agents=(DemoUser("agent@pizzeria.test", "Luca Bianchi", User.Role.AGENT),),
+        phone_number_id="100000000000001",
+        display_number="+49 30 1234567",
+        customers=(
+            ("+4915112345678", "Ana Pérez", "Hallo! Habt ihr heute Abend noch einen Tisch für 4 frei?"),
+            ("+4917612345678", "Jonas", "Is the Margherita vegan if I skip the cheese?"),
+        ),
+        canned=(("thanks", "Thanks", "Thank you for your message! We will get back to you in a few minutes."),),
     ),
     DemoCompany(
         slug="airline",
@@ -62,6 +77,17 @@ DEMO_COMPANIES = (
         agents=(
             DemoUser("admin@airline.test", "Ava Jensen", User.Role.ADMIN),
             DemoUser("agent@airline.test", "Noah Schmidt", User.Role.AGENT),
+        ),
+        phone_number_id="100000000000002",
+        display_number="+49 69 7654321",
+        customers=(
+            ("+4915798765432", "Claire Martin", "Is flight KA123 to Lisbon on time? My gate changed twice."),
+            ("+34612345678", "Diego", "I need to change my booking XK4711 to tomorrow, is that possible?"),
+            ("+4915211223344", "Emma", "My suitcase did not arrive in Berlin. What should I do?"),
+        ),
+        canned=(
+            ("thanks", "Thanks", "Thank you for contacting Kontakt Air. An agent will be with you shortly."),
+            ("rebook", "Rebooking", "You can rebook free of charge in the app or reply here with your booking code."),
         ),
     ),
 )
@@ -81,10 +107,12 @@ class Command(BaseCommand):
             company, created = self._company(demo)
             users = self._users(company, demo)
             key_line = self._api_key(company, users[0])
+            number_line = self._conversations(company, demo)
             state = "created" if created else "exists"
             lines.append(f"  {demo.slug:<9} {services.company_url(company)}  ({company.plan} plan, {state})")
             lines.extend(f"              {user.email:<22} {user.role}" for user in users)
             lines.append(f"              {key_line}")
+            lines.append(f"              {number_line}")
         if not options["no_pool"]:
             result = services.tenant_pool_fill()
             lines.append(f"Schema pool: {result.ready} ready ({result.built} built now)")
@@ -134,3 +162,24 @@ class Command(BaseCommand):
                 return f'API key "{DEMO_KEY_NAME}" exists (kt_{existing.prefix}_…, shown only when made); {hint}'
             issued = api_key_create(name=DEMO_KEY_NAME, created_by=owner)
         return f"API key (shown once, save it): {issued.key}"
+
+    def _conversations(self, company: Company, demo: DemoCompany) -> str:
+        """Connects the sandbox number, adds canned replies, and plays customers writing in."""
+        with schema_context(company.schema_name):
+            number = PhoneNumber.objects.filter(phone_number_id=demo.phone_number_id).first()
+        if number is None:
+            number = numbers.phone_number_connect(
+                company=company, phone_number_id=demo.phone_number_id, display_number=demo.display_number
+            )
+        with schema_context(company.schema_name):
+            for shortcut, title, body in demo.canned:
+                CannedReply.objects.get_or_create(shortcut=shortcut, defaults={"title": title, "body": body})
+            has_threads = Thread.objects.exists()
+        if not has_threads:
+            for phone, name, text in demo.customers:
+                sandbox.customer_says(phone_number=number, sender=phone, text=text, profile_name=name)
+        connection.set_schema_to_public()
+        return (
+            f"number {number.display_number} (sandbox); play a customer: "
+            f'make manage ARGS="sandbox_customer_says {company.slug} --from +4915100000000 --text Hello"'
+        )

@@ -153,6 +153,10 @@ _db: dict[str, Any] = dj_database_url.parse(
 _db["ENGINE"] = "django_tenants.postgresql_backend"
 DATABASES = {"default": _db}
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
+# Issue `SET search_path` only when the schema changes, not before every query (half the
+# round trips). Safe with django-tenants 4: the cached path is forgotten on close, rollback
+# and savepoint rollback, when PostgreSQL itself discards the SET.
+TENANT_LIMIT_SET_CALLS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: cache, Celery -----------------------------------------------------------------
@@ -335,6 +339,13 @@ CELERY_BEAT_SCHEDULE = {
         "args": ["inbox.tasks.idempotency_records_purge_task"],
         "options": {"expires": 3000},
     },
+    # Broadcasts: expired leases re-queued, quiet broadcasts re-dispatched, scheduled ones started.
+    "broadcasts-sweep": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 30.0,
+        "args": ["inbox.tasks.broadcast_sweep_task"],
+        "options": {"expires": 25},
+    },
     "threads-wake-snoozed": {
         "task": "tenants.tasks.companies_fanout_task",
         "schedule": 60.0,
@@ -342,3 +353,21 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
 }
+
+# --- broadcasts (docs/broadcasts.md) ---------------------------------------------------------
+# Fan-out work has its own queue, so a company's million-recipient broadcast never delays an
+# agent's reply (queue `celery`); run workers with `-Q celery` and `-Q broadcasts`.
+CELERY_TASK_ROUTES = {
+    "inbox.tasks.broadcast_chunk_send_task": {"queue": "broadcasts"},
+    "inbox.tasks.broadcast_dispatch_task": {"queue": "broadcasts"},
+    "inbox.tasks.broadcast_start_task": {"queue": "broadcasts"},
+}
+BROADCAST_CHUNK_SIZE = envint("BROADCAST_CHUNK_SIZE", 500)
+# Chunks of one broadcast waiting in the queue at once: broadcasts take turns.
+BROADCAST_WINDOW = envint("BROADCAST_WINDOW", 4)
+# Messages per second per business number (the platform's default tier; 1,000 when upgraded).
+BROADCAST_NUMBER_RATE = float(env("BROADCAST_NUMBER_RATE", "80"))
+BROADCAST_CONCURRENCY = envint("BROADCAST_CONCURRENCY", 64)
+BROADCAST_LEASE_SECONDS = envint("BROADCAST_LEASE_SECONDS", 60)
+BROADCAST_QUIET_SECONDS = envint("BROADCAST_QUIET_SECONDS", 120)
+BROADCAST_MAX_ATTEMPTS = envint("BROADCAST_MAX_ATTEMPTS", 8)

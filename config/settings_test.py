@@ -22,12 +22,15 @@ os.environ.setdefault("SECURE_HSTS_SECONDS", "0")
 os.environ.setdefault("TENANT_POOL_SIZE", "0")
 
 from config.settings import *  # noqa: F403
-from config.settings import MIDDLEWARE
+from config.settings import CELERY_TASK_ROUTES, MIDDLEWARE
 
 # Every resolved request is recorded, so the suite can fail on a URL no test requested.
 MIDDLEWARE = [*MIDDLEWARE, "config.testing.UrlCoverageMiddleware"]
 # One queue per test session: a worker started by a test never takes a stale message.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.setdefault("KONTAKT_TEST_QUEUE", f"kontakt-test-{os.getpid()}")
+# The broadcast queue too, per session: worker tests consume both.
+TEST_BROADCAST_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-broadcasts"
+CELERY_TASK_ROUTES = {name: {"queue": TEST_BROADCAST_QUEUE} for name in CELERY_TASK_ROUTES}
 # pytest-django forces locmem in the test process; a worker process started by a test
 # can be pointed at a file backend to show what it sent.
 EMAIL_BACKEND = os.environ.get("TEST_EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("inbox/", include("inbox.urls")),
     path("settings/webhooks/", include("inbox.webhooks_urls")),
+    path("settings/", include("inbox.library_urls")),
     path("settings/numbers/", include("inbox.numbers_urls")),
     path("api/v1/", include("inbox.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -29,3 +29,7 @@ class ContactOptedOutError(InboxError):
 
 class NoPhoneNumberError(InboxError):
     """The company has no connected number to send from."""
+
+
+class MessageNotRetryableError(InboxError):
+    """The message cannot be sent again: not a failed outbound one, retried already, or too soon."""

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import mimetypes
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 
 from accounts.models import User
-from inbox.models import Thread
+from inbox.models import Message, Thread
+from inbox.services import media
+from inbox.services import messages as message_services
 
 VIEW_CHOICES = [("all", "All"), ("mine", "Mine"), ("unassigned", "Unassigned")]
 CURSOR_INVALID = "This page link is not valid any more; start again from the first page."
@@ -111,12 +116,76 @@ class ThreadPollForm(forms.Form):
         return ids[:40]
 
 
+# What an agent may attach, as the channel accepts it (inbox.services.messages): JPEG and PNG
+# go as images, the office formats, PDF and text as documents.
+ATTACHMENT_TYPES = {mime: kind for kind, mimes in message_services.SEND_MIME_TYPES.items() for mime in sorted(mimes)}
+ATTACHMENT_ACCEPT = ",".join(
+    [
+        *sorted(ATTACHMENT_TYPES),
+        *sorted({ext for mime in ATTACHMENT_TYPES for ext in mimetypes.guess_all_extensions(mime)}),
+    ]
+)
+ATTACHMENT_TYPE_REFUSED = (
+    "This file type cannot be sent: attach a JPEG or PNG image, or a PDF, Word, Excel, PowerPoint or text document."
+)
+ATTACHMENT_TOO_LARGE = "{name} is too large ({size} MB): WhatsApp takes {kind}s up to {limit} MB."
+ATTACHMENT_NOT_AN_IMAGE = "{name} is not a JPEG or PNG image, whatever its name says."
+REPLY_EMPTY = "Write something or attach a file."
+# The first bytes of each image type the channel takes.
+IMAGE_SIGNATURES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
+
+
+def _megabytes(size: int) -> str:
+    # Rounded up, so a file just over the limit never reads as exactly the limit.
+    return f"{math.ceil(size * 10 / media.MB) / 10:.1f}"
+
+
 class ReplyForm(forms.Form):
     text = forms.CharField(
         label="Reply",
         max_length=4096,
+        required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    attachment = forms.FileField(label="Attach a file", required=False)
+
+    def clean_attachment(self) -> UploadedFile | None:
+        upload: UploadedFile | None = self.cleaned_data["attachment"]
+        if upload is None:
+            return None
+        name = upload.name or "file"
+        mime = mimetypes.guess_type(name)[0] or ""
+        kind = ATTACHMENT_TYPES.get(mime)
+        if kind is None:
+            raise ValidationError(ATTACHMENT_TYPE_REFUSED)
+        limit = media.media_max_bytes(kind)
+        if upload.size is not None and upload.size > limit:
+            raise ValidationError(
+                ATTACHMENT_TOO_LARGE.format(name=name, size=_megabytes(upload.size), kind=kind, limit=limit // media.MB)
+            )
+        if kind == Message.Type.IMAGE:
+            head = upload.read(8)
+            upload.seek(0)
+            if not head.startswith(IMAGE_SIGNATURES[mime]):
+                raise ValidationError(ATTACHMENT_NOT_AN_IMAGE.format(name=name))
+        return upload
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if not self.errors and not (data.get("text") or "").strip() and data.get("attachment") is None:
+            raise ValidationError({"text": [REPLY_EMPTY]})
+        if data.get("attachment") is not None and len(data.get("text") or "") > message_services.CAPTION_MAX:
+            self.add_error("text", f"A caption can hold at most {message_services.CAPTION_MAX} characters.")
+        return data
+
+    def send_arguments(self) -> dict[str, Any]:
+        """The keyword arguments of `message_send` for this reply (call after is_valid)."""
+        upload = self.cleaned_data["attachment"]
+        text = self.cleaned_data["text"]
+        if upload is None:
+            return {"type": Message.Type.TEXT, "text": text}
+        kind = ATTACHMENT_TYPES[mimetypes.guess_type(upload.name or "")[0] or ""]
+        return {"type": kind, "text": text, "media": upload, "filename": upload.name}
 
 
 class TemplateReplyForm(forms.Form):

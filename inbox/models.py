@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
@@ -74,10 +73,8 @@ class Contact(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [
-            GinIndex(name="contact_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
-            GinIndex(name="contact_phone_trgm", fields=["phone"], opclasses=["gin_trgm_ops"]),
-        ]
+        # Search uses a trigram index on UPPER(name || ' ' || profile_name || ' ' || phone),
+        # made in raw SQL by migration 0003 to match inbox.selectors' query exactly.
 
     def __str__(self) -> str:
         return self.name or self.profile_name or self.phone
@@ -257,7 +254,7 @@ class Message(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["thread", "-created_at", "-id"], name="message_thread_recent"),
-            GinIndex(name="message_text_trgm", fields=["text"], opclasses=["gin_trgm_ops"]),
+            # Search: a trigram index on UPPER(text), migration 0003 (see inbox.selectors).
         ]
 
     def __str__(self) -> str:
@@ -457,3 +454,125 @@ class WebhookDelivery(models.Model):
     @property
     def is_success(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# --- broadcasts ------------------------------------------------------------------------------
+
+
+class Broadcast(models.Model):
+    """One template sent to an audience, snapshotted into `Delivery` rows when it starts.
+
+    The Delivery rows are the ledger: progress, completion and crash recovery are read from
+    them, never from the broker. `remaining` counts recipients still queued or sending; it
+    moves in the same transaction as the rows it counts, so it reaching 0 is the one
+    moment the broadcast completes. Dispatch walks the delivery ids in chunks:
+    `first_delivery_id`/`last_delivery_id` bound the snapshot and `dispatch_cursor` is the
+    first id not handed to a chunk task yet (docs/broadcasts.md).
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    class AudienceType(models.TextChoices):
+        ALL = "all", "All opted-in contacts"
+        LABELS = "labels", "Contacts with any of these labels"
+        FILTER = "filter", "Contacts whose attributes match"
+        BROADCAST = "broadcast", "Recipients of another broadcast"
+
+    public_id = _public_id()
+    name = models.CharField(max_length=200)
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="broadcasts")
+    template_parameters = models.JSONField(default=list, blank=True)
+    phone_number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="broadcasts")
+    audience = models.JSONField(default=dict, help_text='{"type": "all"|"labels"|"filter"|"broadcast", ...}')
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    paused_reason = models.CharField(max_length=255, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    remaining = models.PositiveIntegerField(default=0)
+    first_delivery_id = models.BigIntegerField(null=True, blank=True)
+    last_delivery_id = models.BigIntegerField(null=True, blank=True)
+    dispatch_cursor = models.BigIntegerField(null=True, blank=True)
+    # Last time a chunk recorded progress: the sweeper tops up a broadcast that went quiet.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["status"],
+                name="broadcast_active",
+                condition=Q(status__in=["scheduled", "running", "paused"]),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Delivery(models.Model):
+    """One recipient of a broadcast: the outbox row that is claimed, sent and recorded.
+
+    `status` is the send's lifecycle (queued → sending → sent | failed | skipped); what
+    happens after `sent` (delivered, read, a late failure) is the linked Message's status,
+    which the status webhooks already move, so the two never disagree. `claim_token` and
+    `lease_until` belong to the chunk run that holds a `sending` row: results are written
+    only under the same token, and the sweeper puts rows back after the lease expires.
+    """
+
+    class Status(models.IntegerChoices):
+        QUEUED = 0, "Queued"
+        SENDING = 1, "Sending"
+        SENT = 2, "Sent"
+        FAILED = 5, "Failed"
+        SKIPPED = 6, "Skipped"
+
+    # bigint ids without database FK triggers: the snapshot inserts a million rows in one
+    # statement, and a per-row RI check would double its cost. Deleting a broadcast
+    # through Django still cascades (Django's collector does it). The broadcast's own index
+    # is the unique (broadcast, contact) one.
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False, db_index=False
+    )
+    # DO_NOTHING: the ledger outlives a deleted contact (the row holds no personal data); a
+    # chunk skips a row whose contact is gone.
+    contact = models.ForeignKey(
+        Contact, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False, db_index=False
+    )
+    status = models.PositiveSmallIntegerField(choices=Status.choices, default=Status.QUEUED, db_default=0)
+    attempts = models.PositiveSmallIntegerField(default=0, db_default=0)
+    claim_token = models.BigIntegerField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    skip_reason = models.CharField(max_length=32, blank=True, default="", db_default="")
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=255, blank=True, default="", db_default="")
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["broadcast", "contact"], name="delivery_one_per_contact")]
+        indexes = [
+            # The sweeper's question: which leases have expired?
+            models.Index(fields=["lease_until"], name="delivery_lease", condition=Q(status=1)),
+            models.Index(fields=["message"], name="delivery_message", condition=Q(message__isnull=False)),
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of broadcast {self.broadcast_id}"

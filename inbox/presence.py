@@ -36,8 +36,9 @@ def _live(entries: dict[str, dict[str, Any]], now: float) -> dict[str, dict[str,
     return {pk: entry for pk, entry in entries.items() if entry.get("until", 0) > now}
 
 
-def presence_touch(*, thread: Thread, agent: User, typing: bool = False) -> None:
-    """Records that the agent has the thread open (and, with `typing`, is writing in it)."""
+def presence_touch(*, thread: Thread, agent: User, typing: bool = False) -> list[Presence]:
+    """Records that the agent has the thread open (and, with `typing`, is writing in it);
+    answers the other agents who have it open, from the same read of the cache."""
     now = time.time()
     entries = _live(cache.get(_key(thread)) or {}, now)
     previous = entries.get(str(agent.pk), {})
@@ -47,15 +48,19 @@ def presence_touch(*, thread: Thread, agent: User, typing: bool = False) -> None
         "typing_until": now + TYPING_TTL if typing else previous.get("typing_until", 0),
     }
     cache.set(_key(thread), entries, timeout=int(VIEWING_TTL * 2))
+    return _others(entries, agent=agent, now=now)
 
 
-def presence_list_others(*, thread: Thread, agent: User) -> list[Presence]:
-    """The other agents who have the thread open now, by name."""
-    now = time.time()
-    entries = _live(cache.get(_key(thread)) or {}, now)
+def _others(entries: dict[str, dict[str, Any]], *, agent: User, now: float) -> list[Presence]:
     others = [
         Presence(name=entry["name"], is_typing=entry.get("typing_until", 0) > now)
         for pk, entry in entries.items()
         if pk != str(agent.pk)
     ]
     return sorted(others, key=lambda p: p.name)
+
+
+def presence_list_others(*, thread: Thread, agent: User) -> list[Presence]:
+    """The other agents who have the thread open now, by name."""
+    now = time.time()
+    return _others(_live(cache.get(_key(thread)) or {}, now), agent=agent, now=now)

@@ -11,8 +11,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.expressions import RawSQL, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 
 from accounts.models import User
@@ -67,16 +69,31 @@ def thread_list(
         qs = qs.filter(assignee=assignee)
     if label:
         qs = qs.filter(labels__name=label)
-    if search:
-        term = search.strip()
-        matching_messages = Message.objects.filter(thread=OuterRef("pk"), text__icontains=term)
-        qs = qs.filter(
-            Q(contact__name__icontains=term)
-            | Q(contact__profile_name__icontains=term)
-            | Q(contact__phone__icontains=term)
-            | Exists(matching_messages)
-        )
+    if search and search.strip():
+        qs = qs.filter(pk__in=_thread_ids_matching(search.strip()))
     return qs.order_by("-last_message_at", "-id")
+
+
+# One UNION the planner can semi-join, each side served by a trigram index on exactly these
+# UPPER(...) expressions (migration `search_indexes`): an OR of EXISTS and joins instead
+# makes PostgreSQL walk every thread (2.5 s at 100k threads / 5M messages, bench/inbox.py).
+CONTACT_SEARCH_EXPR = "UPPER(c.name || ' ' || c.profile_name || ' ' || c.phone)"
+_THREAD_SEARCH_SQL = (  # constants only; the search term is always a parameter
+    "SELECT m.thread_id FROM inbox_message m WHERE UPPER(m.text) LIKE UPPER(%s) "  # noqa: S608
+    "UNION SELECT t.id FROM inbox_thread t JOIN inbox_contact c ON c.id = t.contact_id "
+    f"WHERE {CONTACT_SEARCH_EXPR} LIKE UPPER(%s)"
+)
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _thread_ids_matching(term: str) -> RawSQL:
+    """Ids of threads whose messages, or whose contact's name or phone, contain `term`."""
+    pattern = _like_pattern(term)
+    return RawSQL(_THREAD_SEARCH_SQL, [pattern, pattern])  # noqa: S611  # parameters, not interpolation
 
 
 def message_list_for_thread(*, thread: Thread) -> QuerySet[Message]:
@@ -209,9 +226,56 @@ def thread_list_changed(
     return matching, [public_id for pk, public_id in changed.items() if pk not in shown]
 
 
+# What a timeline item shows: the provider's payload and the like stay in the database.
+TIMELINE_MESSAGE_FIELDS = (
+    "public_id",
+    "thread_id",
+    "direction",
+    "type",
+    "text",
+    "status",
+    "error_code",
+    "error_title",
+    "error_detail",
+    "media_filename",
+    "media_file",
+    "media_status",
+    "template_name",
+    "template_language",
+    "created_at",
+    "sent_by__name",
+    "sent_by__email",
+)
+
+
+def _timeline_messages(*, thread: Thread) -> QuerySet[Message]:
+    return (
+        Message.objects.filter(thread=thread)
+        .select_related("sent_by")
+        .only(*TIMELINE_MESSAGE_FIELDS)
+        .order_by("-created_at", "-id")
+    )
+
+
+def _timeline_notes(*, thread: Thread) -> QuerySet[Note]:
+    """The thread's notes with their author and, as `mention_names`, whom they mention."""
+    mentioned = (
+        User.objects.filter(mentioned_in_notes=OuterRef("pk"))
+        .order_by("name", "email")
+        .values(short_name=Coalesce(NullIf("name", Value("")), "email", output_field=CharField()))
+    )
+    return (
+        Note.objects.filter(thread=thread)
+        .select_related("author")
+        .only("public_id", "thread_id", "body", "created_at", "author__name", "author__email")
+        .annotate(mention_names=ArraySubquery(mentioned))
+    )
+
+
 def message_page_for_thread(*, thread: Thread, before: Position | None, size: int) -> list[Message]:
-    """Up to `size + 1` of the thread's messages older than the position, newest first."""
-    messages = message_list_for_thread(thread=thread)
+    """Up to `size + 1` of the thread's messages older than the position, newest first,
+    with the fields a timeline item shows."""
+    messages = _timeline_messages(thread=thread)
     if before is not None:
         at, pk = before
         messages = messages.filter(Q(created_at__lt=at) | Q(created_at=at, pk__lt=pk))
@@ -231,7 +295,7 @@ def message_list_changed_for_thread(
     `watched` covers status reports stamped with the provider's time, which can be older
     than `since` by the time they are processed.
     """
-    recent = message_list_for_thread(thread=thread).filter(created_at__gt=since - MESSAGE_CHANGE_HORIZON)
+    recent = _timeline_messages(thread=thread).filter(created_at__gt=since - MESSAGE_CHANGE_HORIZON)
     condition = Q(created_at__gt=since) | Q(status_at__gt=since)
     if watched:
         condition |= Q(public_id__in=watched[:limit])
@@ -242,7 +306,7 @@ def note_list_for_thread_between(
     *, thread: Thread, start: datetime | None = None, end: datetime | None = None
 ) -> list[Note]:
     """The thread's notes with start <= created_at < end (either bound optional), oldest first."""
-    notes = note_list_for_thread(thread=thread)
+    notes = _timeline_notes(thread=thread)
     if start is not None:
         notes = notes.filter(created_at__gte=start)
     if end is not None:
@@ -252,7 +316,7 @@ def note_list_for_thread_between(
 
 def note_list_created_for_thread(*, thread: Thread, since: datetime) -> list[Note]:
     """Notes added to the thread after `since`, oldest first."""
-    return list(note_list_for_thread(thread=thread).filter(created_at__gt=since).order_by("created_at", "id"))
+    return list(_timeline_notes(thread=thread).filter(created_at__gt=since).order_by("created_at", "id"))
 
 
 def thread_list_for_contact(*, contact: Contact, exclude: Thread | None = None, limit: int = 10) -> list[Thread]:
@@ -274,10 +338,12 @@ def thread_list_by_activity(
     label: str | None = None,
     search: str | None = None,
 ) -> QuerySet[Thread]:
-    """`thread_list`, annotated with `activity_at` (the last message's time, else the creation
-    time) and ordered by it: a keyset pager needs a sort key that is never NULL."""
+    """`thread_list`, annotated with `activity_at` (the last message's time) and ordered by
+    it, for the API's keyset pager."""
     threads = thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
-    return threads.annotate(activity_at=Coalesce("last_message_at", "created_at")).order_by("-activity_at", "-id")
+    # last_message_at is set when a thread is made (threads.thread_get_or_create), so the
+    # sort key is never NULL and the (last_message_at, id) index serves the keyset page.
+    return threads.annotate(activity_at=F("last_message_at")).order_by("-activity_at", "-id")
 
 
 def note_list_for_thread_api(*, thread: Thread) -> QuerySet[Note]:
@@ -304,3 +370,88 @@ def phone_number_get_connected(*, company: Company, public_id: Any) -> PhoneNumb
     if number is None:
         raise Http404("Not found.")
     return number
+
+
+# --- the agents' browser inbox: list rows as values ---------------------------------------
+
+THREAD_ROW_FIELDS = (
+    "id",
+    "public_id",
+    "status",
+    "last_message_at",
+    "last_message_preview",
+    "unread_count",
+    "contact__name",
+    "contact__profile_name",
+    "contact__phone",
+    "assignee__name",
+    "assignee__email",
+    "label_names",
+)
+
+
+def thread_row_list(
+    *,
+    status: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    label: str | None = None,
+    search: str | None = None,
+) -> QuerySet[Any]:
+    """`thread_list` as the values a list row shows, label names included: one query, no
+    model instances (a page of rows costs a third of the same page as objects)."""
+    names = Label.objects.filter(threads=OuterRef("pk")).order_by("name").values("name")
+    threads = thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
+    return (
+        threads.select_related(None)
+        .prefetch_related(None)
+        .annotate(label_names=ArraySubquery(names))
+        .values(*THREAD_ROW_FIELDS)
+    )
+
+
+def thread_row_list_changed(
+    *,
+    since: datetime,
+    status: str | None = None,
+    assignee: User | None = None,
+    unassigned: bool = False,
+    label: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+) -> tuple[list[dict[str, Any]], list[uuid.UUID]]:
+    """`thread_list_changed` as list-row values: the changed rows matching the filters, and
+    the ids of changed threads that no longer match. One query when nothing changed."""
+    changed = dict(
+        Thread.objects.filter(updated_at__gt=since).order_by("-updated_at").values_list("pk", "public_id")[:limit]
+    )
+    if not changed:
+        return [], []
+    rows = thread_row_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
+    matching = list(rows.filter(pk__in=changed))
+    shown = {row["id"] for row in matching}
+    return matching, [public_id for pk, public_id in changed.items() if pk not in shown]
+
+
+# --- Settings → Labels and Canned replies ------------------------------------------------------
+
+
+def label_list_with_usage() -> QuerySet[Label]:
+    """Labels by name, each with `thread_count`: how many threads carry it."""
+    return Label.objects.annotate(thread_count=Count("threads", distinct=True)).order_by("name")
+
+
+def label_get(*, public_id: Any) -> Label:
+    """The label with this id in the current company, or Http404."""
+    label = Label.objects.filter(public_id=_uuid(public_id)).first()
+    if label is None:
+        raise Http404("Not found.")
+    return label
+
+
+def canned_reply_get(*, public_id: Any) -> CannedReply:
+    """The canned reply with this id in the current company, or Http404."""
+    canned_reply = CannedReply.objects.filter(public_id=_uuid(public_id)).first()
+    if canned_reply is None:
+        raise Http404("Not found.")
+    return canned_reply

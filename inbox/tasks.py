@@ -7,7 +7,7 @@ import random
 from celery import Task, shared_task
 
 from inbox.api import idempotency
-from inbox.services import media, messages, threads, webhooks
+from inbox.services import broadcasts, media, messages, threads, webhooks
 
 # --- messages and media (provider side) ---------------------------------------------------
 
@@ -71,3 +71,42 @@ def thread_wake_snoozed_task() -> None:
 def idempotency_records_purge_task() -> None:
     """Per company (fanned out by beat): drops Idempotency-Key records older than 24 h."""
     idempotency.idempotency_records_purge()
+
+
+# --- broadcasts ----------------------------------------------------------------------------
+# Chunk tasks carry only an id range; the Delivery rows decide what is sent (claims with a
+# lease), so a duplicate, late or lost task is harmless and the sweeper heals a lost one.
+
+# Longest wait before a range's retries are looked at again (well below the visibility timeout).
+BROADCAST_RETRY_COUNTDOWN_MAX = 300.0
+
+
+@shared_task(ignore_result=True)
+def broadcast_start_task(broadcast_id: int) -> None:
+    """Snapshots and starts a broadcast (for callers that must not wait for a large snapshot)."""
+    broadcast = broadcasts.Broadcast.objects.filter(pk=broadcast_id).first()
+    if broadcast is not None:
+        broadcasts.broadcast_start(broadcast=broadcast)
+
+
+@shared_task(ignore_result=True)
+def broadcast_dispatch_task(broadcast_id: int, chunks: int) -> None:
+    """Hands the next `chunks` id ranges of a running broadcast to chunk tasks."""
+    broadcasts.broadcast_dispatch(broadcast_id=broadcast_id, chunks=chunks)
+
+
+@shared_task(ignore_result=True)
+def broadcast_chunk_send_task(broadcast_id: int, lo: int, hi: int, chain: bool = True) -> None:
+    """Sends the due recipients of one id range; `chain` hands the next range on afterwards."""
+    report = broadcasts.broadcast_chunk_send(broadcast_id=broadcast_id, lo=lo, hi=hi)
+    if chain:
+        broadcasts.broadcast_dispatch(broadcast_id=broadcast_id, chunks=1)
+    if report.retry_in is not None:
+        countdown = min(BROADCAST_RETRY_COUNTDOWN_MAX, max(0.2, report.retry_in))
+        broadcast_chunk_send_task.apply_async((broadcast_id, lo, hi, False), countdown=countdown)
+
+
+@shared_task(ignore_result=True)
+def broadcast_sweep_task() -> None:
+    """Per company (fanned out by beat): expired leases, quiet broadcasts, due schedules."""
+    broadcasts.broadcast_sweep()

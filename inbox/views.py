@@ -9,14 +9,14 @@ Short requests keep gunicorn's sync workers free (no long-held connections).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,9 +24,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
-from inbox import forms, presence, selectors
+from inbox import display, forms, presence, selectors
 from inbox.errors import InboxError
-from inbox.models import Message, Note, Thread
+from inbox.models import Label, Message, Thread
+from inbox.services import media
 from inbox.services import messages as message_services
 from inbox.services import threads as thread_services
 from inbox.window import window_expires_at, window_is_open
@@ -58,64 +59,19 @@ def _first_error(exc: ValidationError | InboxError) -> str:
     return exc.messages[0] if exc.messages else "That did not work."
 
 
-# --- timeline rows: messages and notes in one ordered list -----------------------------------
-
-
-def _sort_time(at: datetime | None) -> str:
-    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S%f") if at else "99999999999999999999"
-
-
-def _timeline(items: Iterable[Message | Note]) -> list[dict[str, Any]]:
-    rows = [
-        {
-            "kind": "note" if isinstance(item, Note) else "message",
-            "obj": item,
-            "sort": f"{_sort_time(item.created_at)}-{'n' if isinstance(item, Note) else 'm'}{item.pk:012d}",
-        }
-        for item in items
-    ]
-    return sorted(rows, key=lambda row: row["sort"])
-
-
-def _thread_sort_key(thread: Thread) -> str:
-    return f"{_sort_time(thread.last_message_at)}-{thread.pk:012d}"
-
-
 def _threads_url() -> str:
     # Rows build their links from this prefix: one reverse() per page instead of one per row.
     return reverse("inbox:thread_list") + "threads/"
 
 
-def _rows(threads: list[Thread]) -> list[dict[str, Any]]:
-    """Plain dicts for the list rows: a page of 50 renders several times faster from dicts
-    than from model instances (the template engine tries item lookup first)."""
-    return [
-        {
-            "id": str(thread.public_id),
-            "sort": _thread_sort_key(thread),
-            "name": thread.contact.display_name,
-            "preview": thread.last_message_preview,
-            # Formatted here: the `date` filter costs more than the rest of a row.
-            "at_iso": thread.last_message_at.isoformat() if thread.last_message_at else "",
-            "at_text": thread.last_message_at.astimezone(UTC).strftime("%b %-d, %H:%M")
-            if thread.last_message_at
-            else "",
-            "status": thread.status,
-            "status_display": thread.get_status_display(),
-            "assignee": thread.assignee.get_short_name() if thread.assignee else "",
-            "labels": [label.name for label in thread.labels.all()],
-            "unread": thread.unread_count,
-        }
-        for thread in threads
-    ]
-
-
 # --- thread list ---------------------------------------------------------------------------
 
 
-def _list_context(request: HttpRequest, form: forms.ThreadFilterForm) -> dict[str, Any]:
+def _list_context(
+    request: HttpRequest, form: forms.ThreadFilterForm, labels: list[Label] | QuerySet[Label] | None = None
+) -> dict[str, Any]:
     page = selectors.thread_list_page(
-        threads=selectors.thread_list(**form.selector_filters(agent=_agent(request))),
+        threads=selectors.thread_row_list(**form.selector_filters(agent=_agent(request))),
         after=form.cleaned_data.get("after"),
         size=THREADS_PAGE_SIZE,
     )
@@ -125,10 +81,10 @@ def _list_context(request: HttpRequest, form: forms.ThreadFilterForm) -> dict[st
     filter_query = urlencode({name: value for name, value in filters.items() if value})
     next_query = ""
     if has_more:
-        last = page[-1]
-        next_query = urlencode({**filters, "after": forms.cursor_encode(last.last_message_at, last.pk)})
+        last: dict[str, Any] = page[-1]  # type: ignore[assignment]
+        next_query = urlencode({**filters, "after": forms.cursor_encode(last["last_message_at"], last["id"])})
     return {
-        "rows": _rows(page),
+        "rows": display.thread_rows(page),  # type: ignore[arg-type]
         "threads_url": _threads_url(),
         "filters": filters,
         "filter_query": filter_query,
@@ -136,7 +92,7 @@ def _list_context(request: HttpRequest, form: forms.ThreadFilterForm) -> dict[st
         "poll_since": timezone.now().isoformat(),
         "poll_interval_ms": POLL_INTERVAL_MS,
         # Lazy: read only by the filter form of a full page.
-        "labels": selectors.label_list(),
+        "labels": selectors.label_list() if labels is None else labels,
         "view_choices": forms.VIEW_CHOICES,
         "status_choices": Thread.Status.choices,
     }
@@ -162,12 +118,12 @@ def thread_list_updates(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(form)
     now = timezone.now()
-    changed, gone = selectors.thread_list_changed(
+    changed, gone = selectors.thread_row_list_changed(
         since=form.cleaned_data["since"] - POLL_OVERLAP, **form.selector_filters(agent=_agent(request))
     )
     filter_query = urlencode({n: form.cleaned_data.get(n) for n in form.FILTER_FIELDS if form.cleaned_data.get(n)})
     context = {
-        "rows": _rows(changed),
+        "rows": display.thread_rows(changed),
         "threads_url": _threads_url(),
         "gone": gone,
         "poll_since": now.isoformat(),
@@ -179,32 +135,43 @@ def thread_list_updates(request: HttpRequest) -> HttpResponse:
 # --- one thread ------------------------------------------------------------------------------
 
 
-def _thread_context(request: HttpRequest, thread: Thread) -> dict[str, Any]:
+def _thread_context(
+    request: HttpRequest,
+    thread: Thread,
+    *,
+    labels: list[Label] | None = None,
+    others: list[presence.Presence] | None = None,
+) -> dict[str, Any]:
     """What the header, composer and contact panel of a thread show."""
-    expires = window_expires_at(thread)
-    templates = list(selectors.template_list(approved_only=True))
-    label_names = [label.name for label in selectors.label_list()]
+    window_open = window_is_open(thread)
+    # Only a closed window offers templates.
+    templates = [] if window_open else list(selectors.template_list(approved_only=True))
+    if labels is None:
+        labels = list(selectors.label_list())
     contact = thread.contact
+    agents = list(selectors.agent_list())
     return {
         "thread": thread,
         "contact": contact,
-        "window_open": window_is_open(thread),
-        "window_expires_at": expires,
+        "window_open": window_open,
+        "window_expires_at": window_expires_at(thread),
         "templates": templates,
-        "agents": selectors.agent_list(),
-        "thread_label_names": sorted(label.name for label in thread.labels.all()),
-        "labels_form": forms.LabelsForm(label_names=label_names),
-        "status_form": forms.StatusForm(initial={"status": thread.status, "snoozed_until": thread.snoozed_until}),
+        "agents": agents,
+        # The note box offers them by e-mail local part, a handle note_create resolves.
+        "mention_agents": [
+            {"handle": agent.email.split("@", 1)[0].lower(), "name": agent.get_short_name()} for agent in agents
+        ],
+        "thread_label_names": [label.name for label in thread.labels.all()],
+        "labels_form": forms.LabelsForm(label_names=[label.name for label in labels]),
         "reply_form": forms.ReplyForm(),
         "template_form": forms.TemplateReplyForm(templates=templates),
-        "note_form": forms.NoteForm(),
-        "canned_replies": [
-            {"shortcut": reply.shortcut, "title": reply.title, "body": reply.body}
-            for reply in selectors.canned_reply_list()
-        ],
+        "canned_replies": list(selectors.canned_reply_list().values("shortcut", "title", "body")),
+        "attachment_accept": forms.ATTACHMENT_ACCEPT,
+        "image_max_mb": media.media_max_bytes(Message.Type.IMAGE) // media.MB,
+        "document_max_mb": media.media_max_bytes(Message.Type.DOCUMENT) // media.MB,
         "consent_events": list(selectors.consent_list_for_contact(contact=contact)[:CONSENT_EVENTS_SHOWN]),
         "other_threads": selectors.thread_list_for_contact(contact=contact, exclude=thread),
-        "others": presence.presence_list_others(thread=thread, agent=_agent(request)),
+        "others": presence.presence_list_others(thread=thread, agent=_agent(request)) if others is None else others,
         "poll_interval_ms": POLL_INTERVAL_MS,
     }
 
@@ -219,7 +186,7 @@ def _message_page(thread: Thread, before: selectors.Position | None) -> tuple[li
     end = before[0] if before else None
     notes = selectors.note_list_for_thread_between(thread=thread, start=start, end=end)
     older = forms.cursor_encode(page[-1].created_at, page[-1].pk) if has_more else ""
-    return _timeline([*page, *notes]), older
+    return display.timeline([*page, *notes]), older
 
 
 @require_GET
@@ -228,14 +195,16 @@ def thread_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     agent = _agent(request)
     thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
     thread_services.thread_mark_read(thread=thread)
-    presence.presence_touch(thread=thread, agent=agent)
+    others = presence.presence_touch(thread=thread, agent=agent)
     timeline, older = _message_page(thread, None)
     list_form = forms.ThreadFilterForm(request.GET)
     list_form.is_valid()
     list_form.cleaned_data.pop("after", None)
+    # One read of the labels for the list's filter and the thread's label picker.
+    labels = list(selectors.label_list())
     context = {
-        **_thread_context(request, thread),
-        **_list_context(request, list_form),
+        **_thread_context(request, thread, labels=labels, others=others),
+        **_list_context(request, list_form, labels=labels),
         "timeline": timeline,
         "older_cursor": older,
         "poll_since": timezone.now().isoformat(),
@@ -266,7 +235,7 @@ def thread_updates(request: HttpRequest, public_id: str) -> HttpResponse:
         return _bad_request(form)
     now = timezone.now()
     since = form.cleaned_data["since"] - POLL_OVERLAP
-    presence.presence_touch(thread=thread, agent=agent)
+    others = presence.presence_touch(thread=thread, agent=agent)
     changed = selectors.message_list_changed_for_thread(thread=thread, since=since, watched=form.cleaned_data["watch"])
     notes = selectors.note_list_created_for_thread(thread=thread, since=since)
     if thread.unread_count:
@@ -275,11 +244,11 @@ def thread_updates(request: HttpRequest, public_id: str) -> HttpResponse:
     thread_changed = thread.updated_at > since
     context = {
         # Header and composer are sent again only when the thread itself changed.
-        **(_thread_context(request, thread) if thread_changed else {}),
+        **(_thread_context(request, thread, others=others) if thread_changed else {}),
         "thread": thread,
-        "timeline": _timeline([*changed, *notes]),
+        "timeline": display.timeline([*changed, *notes]),
         "thread_changed": thread_changed,
-        "others": presence.presence_list_others(thread=thread, agent=agent),
+        "others": others,
         "poll_since": now.isoformat(),
     }
     return render(request, "inbox/_thread_updates.html", context)
@@ -308,25 +277,32 @@ def _composer(request: HttpRequest, thread: Thread, status: int = 200, **forms_:
 def thread_reply(request: HttpRequest, public_id: str) -> HttpResponse:
     agent = _agent(request)
     thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
-    form = forms.ReplyForm(request.POST)
+    form = forms.ReplyForm(request.POST, request.FILES)
+    composer_error = ""
     if form.is_valid():
         try:
-            message_services.message_send(
-                thread=thread, sender=agent, type=Message.Type.TEXT, text=form.cleaned_data["text"]
-            )
+            message_services.message_send(thread=thread, sender=agent, **form.send_arguments())
         except (ValidationError, InboxError) as exc:
-            form.add_error("text", _first_error(exc))
-            if _is_htmx(request):
-                # The window may have closed since the page loaded: the composer changes mode.
-                return _composer(request, thread, status=400, reply_form=form, composer_error=_first_error(exc))
+            composer_error = _reply_errors_add(form, exc)
         else:
             if _is_htmx(request):
                 return _composer(request, thread)
             return _back_to_thread(thread)
     if _is_htmx(request):
-        return _composer(request, thread, status=400, reply_form=form)
-    flash.error(request, "; ".join(form.errors.get("text", ["Write something."])))
+        # The window may have closed since the page loaded: the composer changes mode.
+        return _composer(request, thread, status=400, reply_form=form, composer_error=composer_error)
+    flash.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
     return _back_to_thread(thread)
+
+
+def _reply_errors_add(form: forms.ReplyForm, exc: ValidationError | InboxError) -> str:
+    """Puts a refused send's reasons on the reply form's fields; answers the first one."""
+    if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error("attachment" if field == "media" else "text", errors)
+    else:
+        form.add_error("text", _first_error(exc))
+    return _first_error(exc)
 
 
 @require_POST

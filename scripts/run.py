@@ -196,7 +196,10 @@ def main() -> int:
             gunicorn.append("--reload")
         celery = str(bin_dir / "celery")
         children.append(Child("web", gunicorn, env))
-        children.append(Child("worker", [celery, "-A", "config", "worker", "-l", "info"], env))
+        # One worker for both queues here; production runs them apart (docs/broadcasts.md).
+        children.append(
+            Child("worker", [celery, "-A", "config", "worker", "-l", "info", "-Q", "celery,broadcasts"], env)
+        )
         beat_schedule = os.environ["CELERY_BEAT_SCHEDULE_FILENAME"]
         children.append(Child("beat", [celery, "-A", "config", "beat", "-l", "info", "--schedule", beat_schedule], env))
 

@@ -1,11 +1,14 @@
 """Inbound provider webhooks: store the raw POST, then parse and route it to companies.
 
 The view only verifies and stores (`provider_event_receive`); `provider_event_process`
-runs in Celery: it reads EVERY entry/change/message/status of the body (batches hold up
-to 1,000 items), routes each by `metadata.phone_number_id` through PhoneNumberRoute, and
-hands each company its items inside that company's schema. Items for a number nobody
-connected are counted and logged, never an error: the provider would retry them for a
-week (whatsapp-platform.md §1.6-1.7). Processing is idempotent end to end, so a replay or
+runs in Celery: it reads EVERY entry/change/message/status/preference of the body
+(`messages`, `user_preferences` and `message_template_status_update` changes; batches
+hold up to 1,000 items), routes each by `metadata.phone_number_id` through
+PhoneNumberRoute (template changes name no number: they go by the account, `entry.id`,
+to the companies whose routes carry that `waba_id`), and hands each company its items
+inside that company's schema. Items for a number (or account) nobody connected are
+counted and logged, never an error: the provider would retry them for a week
+(whatsapp-platform.md §1.6-1.7). Processing is idempotent end to end, so a replay or
 a duplicate delivery changes nothing.
 """
 
@@ -69,12 +72,49 @@ class StatusUpdate:
     error_detail: str = ""
 
 
-InboundItem = InboundMessage | StatusUpdate
+@dataclass(frozen=True)
+class UserPreference:
+    """One `user_preferences[]` item: the customer used WhatsApp's stop/resume marketing control."""
+
+    phone_number_id: str
+    wa_id: str
+    category: str
+    value: str
+    detail: str
+    timestamp: datetime
+
+    @property
+    def key(self) -> str:
+        """Identifies this change across replays: (wa_id, timestamp, value)."""
+        return f"{self.wa_id}:{int(self.timestamp.timestamp())}:{self.value}"
+
+
+@dataclass(frozen=True)
+class TemplateStatus:
+    """One `message_template_status_update` change: it names the account (WABA), no number."""
+
+    waba_id: str
+    name: str
+    language: str
+    event: str
+    reason: str = ""
+    template_id: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"template {self.name}/{self.language} {self.event}"
+
+
+InboundItem = InboundMessage | StatusUpdate | UserPreference | TemplateStatus
+# The `changes[].field` values read; every other field is counted as ignored.
+FIELDS = frozenset({"messages", "user_preferences", "message_template_status_update"})
 
 
 @dataclass
 class Envelope:
     items: list[InboundItem] = field(default_factory=list)
+    # phone_number_id → the account (`entry.id`) its signed `messages` changes came under.
+    accounts: dict[str, str] = field(default_factory=dict)
     # Items we could not read (logged), and changes we do not act on (other fields).
     malformed: int = 0
     ignored: int = 0
@@ -190,6 +230,40 @@ def status_parse(raw: Any, *, phone_number_id: str) -> StatusUpdate:
     )
 
 
+def user_preference_parse(raw: Any, *, phone_number_id: str) -> UserPreference:
+    if not isinstance(raw, dict):
+        raise ValueError("preference is not an object")
+    wa_id = _str(raw.get("wa_id"), 32)
+    timestamp = _timestamp(raw.get("timestamp"))
+    if not wa_id.isdigit() or timestamp is None or not isinstance(raw.get("value"), str):
+        raise ValueError("preference without wa_id, timestamp or value")
+    return UserPreference(
+        phone_number_id=phone_number_id,
+        wa_id=wa_id,
+        category=_str(raw.get("category"), 64),
+        value=_str(raw.get("value"), 32),
+        detail=_str(raw.get("detail"), 1000),
+        timestamp=timestamp,
+    )
+
+
+def template_status_parse(value: dict[str, Any], *, waba_id: str) -> TemplateStatus:
+    name = _str(value.get("message_template_name"), 512)
+    language = _str(value.get("message_template_language"), 16)
+    event = _str(value.get("event"), 32)
+    if not waba_id or not name or not language or not event:
+        raise ValueError("template status without account, name, language or event")
+    template_id = value.get("message_template_id")
+    return TemplateStatus(
+        waba_id=waba_id,
+        name=name,
+        language=language,
+        event=event.upper(),
+        reason=_str(value.get("reason"), 1000),
+        template_id=str(template_id)[:64] if isinstance(template_id, int | str) else "",
+    )
+
+
 def envelope_parse(body: bytes) -> Envelope:
     """Every message and status of a webhook body, in order; malformed items are counted, not fatal."""
     try:
@@ -201,13 +275,32 @@ def envelope_parse(body: bytes) -> Envelope:
     envelope = Envelope()
     for entry in data["entry"]:
         changes = entry.get("changes") if isinstance(entry, dict) else None
+        waba_id = _str(entry.get("id"), 64) if isinstance(entry, dict) else ""
         for change in changes if isinstance(changes, list) else []:
             value = change.get("value") if isinstance(change, dict) else None
-            if not isinstance(value, dict) or change.get("field") != "messages":
+            kind = change.get("field") if isinstance(change, dict) else None
+            if not isinstance(value, dict) or kind not in FIELDS:
                 envelope.ignored += 1
+                continue
+            if kind == "message_template_status_update":
+                try:
+                    envelope.items.append(template_status_parse(value, waba_id=waba_id))
+                except ValueError:
+                    logger.warning("malformed template status skipped: %.200r", value)
+                    envelope.malformed += 1
                 continue
             metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
             phone_number_id = _str(metadata.get("phone_number_id"), 64)
+            if kind == "messages" and phone_number_id and waba_id.isdigit():
+                envelope.accounts[phone_number_id] = waba_id
+            if kind == "user_preferences":
+                for raw in value.get("user_preferences") or []:
+                    try:
+                        envelope.items.append(user_preference_parse(raw, phone_number_id=phone_number_id))
+                    except ValueError:
+                        logger.warning("malformed user preference skipped: %.200r", raw)
+                        envelope.malformed += 1
+                continue
             contacts = value.get("contacts") if isinstance(value.get("contacts"), list) else []
             profile_names = {
                 _str(c.get("wa_id"), 32): _str((c.get("profile") or {}).get("name"), 200)
@@ -276,12 +369,16 @@ def provider_event_process(*, event_id: int) -> ProcessResult | None:
         return ProcessResult(items=0, unrouted=0, failed=0, malformed=0)
 
     by_number: dict[str, list[InboundItem]] = defaultdict(list)
+    by_account: dict[str, list[InboundItem]] = defaultdict(list)
     for item in envelope.items:
-        by_number[item.phone_number_id].append(item)
-    routes = {
-        r.phone_number_id: r.company
-        for r in PhoneNumberRoute.objects.filter(phone_number_id__in=list(by_number)).select_related("company")
-    }
+        if isinstance(item, TemplateStatus):
+            by_account[item.waba_id].append(item)
+        else:
+            by_number[item.phone_number_id].append(item)
+    numbers = {*by_number, *envelope.accounts}
+    route_rows = list(PhoneNumberRoute.objects.filter(phone_number_id__in=list(numbers)).select_related("company"))
+    _accounts_learn(route_rows, envelope.accounts)
+    routes = {r.phone_number_id: r.company for r in route_rows}
     by_company: dict[int, tuple[Company, list[InboundItem]]] = {}
     unrouted = 0
     for phone_number_id, items in by_number.items():
@@ -291,6 +388,16 @@ def provider_event_process(*, event_id: int) -> ProcessResult | None:
             logger.info("provider event %s: %d item(s) for unknown number %r", event_id, len(items), phone_number_id)
             continue
         by_company.setdefault(company.pk, (company, []))[1].extend(items)
+    owners: dict[str, dict[int, Company]] = defaultdict(dict)
+    for route in PhoneNumberRoute.objects.filter(waba_id__in=list(by_account)).select_related("company"):
+        owners[route.waba_id][route.company.pk] = route.company
+    for waba_id, items in by_account.items():
+        if not owners[waba_id]:
+            unrouted += len(items)
+            logger.info("provider event %s: %d item(s) for unknown account %r", event_id, len(items), waba_id)
+        # Templates belong to the account: every company with a number in it shares them.
+        for company in owners[waba_id].values():
+            by_company.setdefault(company.pk, (company, []))[1].extend(items)
 
     failed = 0
     for company, items in by_company.values():
@@ -309,6 +416,15 @@ def provider_event_process(*, event_id: int) -> ProcessResult | None:
         error="; ".join(problems),
     )
     return ProcessResult(items=len(envelope.items), unrouted=unrouted, failed=failed, malformed=envelope.malformed)
+
+
+def _accounts_learn(routes: list[PhoneNumberRoute], accounts: dict[str, str]) -> None:
+    """Records the account a routed number's signed webhooks came under, when it changed."""
+    for route in routes:
+        waba_id = accounts.get(route.phone_number_id)
+        if waba_id and route.waba_id != waba_id:
+            PhoneNumberRoute.objects.filter(pk=route.pk).update(waba_id=waba_id)
+            route.waba_id = waba_id
 
 
 def provider_events_requeue(*, older_than_seconds: int = 300, limit: int = 1000) -> int:

@@ -14,6 +14,7 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django_tenants.middleware.main import TenantMainMiddleware
+from django_tenants.utils import get_public_schema_name
 
 from tenants.models import Company
 
@@ -22,7 +23,8 @@ class CompanyHostMiddleware(TenantMainMiddleware):
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
         hostname = self.hostname_from_request(request).lower()
         if hostname == settings.BASE_DOMAIN:
-            connection.set_schema_to_public()
+            if not _already_public():
+                connection.set_schema_to_public()
             request.tenant = connection.tenant  # type: ignore[attr-defined]
             request.company = None  # type: ignore[attr-defined]
             self.setup_url_routing(request, force_public=True)
@@ -36,6 +38,17 @@ class CompanyHostMiddleware(TenantMainMiddleware):
 
     def no_tenant_found(self, request: HttpRequest, hostname: str) -> HttpResponse:
         raise Http404("No company at this address.")
+
+
+def _already_public() -> bool:
+    """True when the connection is in the public schema and its session's search_path says so.
+
+    Switching again would make the next query re-issue `SET search_path` (one more round
+    trip per request on the public host, e.g. every provider webhook POST). The backend
+    forgets the path it set on close and on rollback, so a stale one is never trusted.
+    """
+    public = get_public_schema_name()
+    return connection.schema_name == public and connection.search_path_set_schemas == [public]  # type: ignore[attr-defined]
 
 
 class SuspendedCompanyMiddleware:

@@ -50,9 +50,15 @@ class Domain(DomainMixin):
 
 
 class PhoneNumberRoute(models.Model):
-    """Routes the provider's phone_number_id to the company that connected it (public schema)."""
+    """Routes the provider's phone_number_id to the company that connected it (public schema).
+
+    `waba_id` (the WhatsApp Business Account the number belongs to) routes the webhooks that
+    name no number, such as template status changes. It is given at connection or learnt
+    from the `entry.id` of the number's own signed webhooks.
+    """
 
     phone_number_id = models.CharField(max_length=64, unique=True)
+    waba_id = models.CharField(max_length=64, blank=True, db_index=True)
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="phone_number_routes")
     created_at = models.DateTimeField(auto_now_add=True)
 

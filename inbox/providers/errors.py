@@ -13,6 +13,8 @@ from dataclasses import dataclass
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
 # The recipient switched marketing off in WhatsApp: record it as a marketing opt-out.
 MARKETING_OPT_OUT_CODE = 131050
+# The per-user marketing limit: not to be retried for 24 hours.
+MARKETING_LIMIT_CODE = 131049
 # Our own window check answers with the provider's code for the same rule.
 WINDOW_CLOSED_CODE = 131047
 

@@ -3,7 +3,11 @@
 It issues `wamid.`-style ids and, like the real platform, reports delivery later by
 webhook: a real Cloud API payload (`statuses[]` sent → delivered → read) is stored as a
 ProviderEvent and processed by the same task as a POST to `/webhooks/whatsapp/`, so the
-sandbox exercises the production path. `customer_says` plays an inbound message the same
+sandbox exercises the production path. It also applies the platform's rules the way the
+real API answers them (whatsapp-platform.md §2.5, §3.1-3.3): a template that is not
+approved is refused at once (132001, or 132015 when paused); a free-form message outside
+the 24-hour window and a marketing template to a customer who stopped marketing are
+accepted, then reported `failed` (131047, 131050). `customer_says` plays an inbound message the same
 way (for demos: `manage.py sandbox_customer_says`). Received media ids are answered with
 small files generated here (a PNG, a PDF), so media works offline too.
 """
@@ -16,15 +20,28 @@ import secrets
 import struct
 import time
 import zlib
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context
 
-from inbox.models import Message, PhoneNumber
+from inbox.models import Message, PhoneNumber, Template
 from inbox.providers.base import Accepted, MediaInfo, MediaTooLargeError, Provider
+from inbox.providers.errors import ERROR_EXPLANATIONS, MARKETING_OPT_OUT_CODE, WINDOW_CLOSED_CODE, ProviderError
 
 # Seconds after the send at which each status arrives (compressed real life).
 STATUS_DELAYS = (("sent", 1.0), ("delivered", 2.5), ("read", 6.0))
+FAILED_DELAY = 1.0
+# The platform's own window: no safety margin (that is ours, inbox.window).
+PLATFORM_WINDOW = timedelta(hours=24)
+TEMPLATE_NOT_FOUND_CODE = 132001
+TEMPLATE_PAUSED_CODE = 132015
+ASYNC_DETAILS = {
+    WINDOW_CLOSED_CODE: "Message failed to send because more than 24 hours have passed since the customer "
+    "last replied to this number.",
+    MARKETING_OPT_OUT_CODE: "Message failed to send because the user has stopped marketing messages.",
+}
 SAMPLE_URL = "sandbox://media/"
 
 
@@ -36,6 +53,11 @@ def _digits(phone: str) -> str:
     return "".join(ch for ch in phone if ch.isdigit())
 
 
+def sandbox_waba_id(phone_number_id: str) -> str:
+    """The sandbox's business account id for a number: `88` and the number id's digits."""
+    return "88" + _digits(phone_number_id)[-13:]
+
+
 def envelope_build(
     *,
     phone_number_id: str,
@@ -43,8 +65,13 @@ def envelope_build(
     messages: list[dict[str, Any]] | None = None,
     statuses: list[dict[str, Any]] | None = None,
     contacts: list[dict[str, Any]] | None = None,
+    waba_id: str = "",
 ) -> dict[str, Any]:
-    """A webhook body in the Cloud API's shape (whatsapp-platform.md §1.2, §1.9)."""
+    """A webhook body in the Cloud API's shape (whatsapp-platform.md §1.2, §1.9).
+
+    `entry.id` is the business account: by default one per number (`sandbox_waba_id`), so
+    sandbox companies never share an account.
+    """
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": _digits(display_phone_number), "phone_number_id": phone_number_id},
@@ -57,7 +84,9 @@ def envelope_build(
         value["statuses"] = statuses
     return {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "880000000000001", "changes": [{"field": "messages", "value": value}]}],
+        "entry": [
+            {"id": waba_id or sandbox_waba_id(phone_number_id), "changes": [{"field": "messages", "value": value}]}
+        ],
     }
 
 
@@ -77,6 +106,18 @@ def status_item(
                            "category": "service"}  # fmt: skip
     item.update(extra)
     return item
+
+
+def error_item(code: int, details: str = "") -> dict[str, Any]:
+    """One `errors[]` object of a failed status, in the platform's shape."""
+    title = ERROR_EXPLANATIONS.get(code, ("Provider error", ""))[0]
+    return {
+        "code": code,
+        "title": title,
+        "message": title,
+        "error_data": {"details": details or title},
+        "href": "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes/",
+    }
 
 
 def text_message_item(*, sender: str, text: str, wamid: str = "", at: float | None = None) -> dict[str, Any]:
@@ -167,14 +208,49 @@ def _sample_for(media_id: str) -> tuple[bytes, str]:
     return sample_png(), "image/png"
 
 
+def _template_check(message: Message) -> Template | None:
+    """The template a send names; raises the platform's synchronous refusal when unusable."""
+    if message.type != Message.Type.TEMPLATE:
+        return None
+    template = Template.objects.filter(name=message.template_name, language=message.template_language).first()
+    if template is not None and template.status == Template.Status.PAUSED:
+        raise ProviderError(code=TEMPLATE_PAUSED_CODE, http_status=400)
+    if template is None or template.status != Template.Status.APPROVED:
+        raise ProviderError(
+            code=TEMPLATE_NOT_FOUND_CODE,
+            detail=f"template name ({message.template_name}) does not exist in {message.template_language}",
+            http_status=404,
+        )
+    return template
+
+
+def _late_failure(message: Message, template: Template | None) -> int | None:
+    """The code of a send the platform accepts and then reports `failed`, if any."""
+    if template is not None:
+        marketing = template.category == Template.Category.MARKETING
+        return MARKETING_OPT_OUT_CODE if marketing and message.thread.contact.marketing_opted_out else None
+    last_inbound = message.thread.last_inbound_at
+    if last_inbound is None or timezone.now() >= last_inbound + PLATFORM_WINDOW:
+        return WINDOW_CLOSED_CODE
+    return None
+
+
 class SandboxProvider(Provider):
     name = "sandbox"
 
     def send(self, message: Message) -> Accepted:
+        template = _template_check(message)
         wamid = wamid_new()
-        phone_number = message.thread.phone_number
+        failure = _late_failure(message, template)
         now = time.time()
-        for status, delay in STATUS_DELAYS:
+        if failure is not None:
+            plan: list[tuple[str, float, dict[str, Any]]] = [
+                ("failed", FAILED_DELAY, {"errors": [error_item(failure, ASYNC_DETAILS.get(failure, ""))]})
+            ]
+        else:
+            plan = [(status, delay, {}) for status, delay in STATUS_DELAYS]
+        phone_number = message.thread.phone_number
+        for status, delay, extra in plan:
             payload = envelope_build(
                 phone_number_id=phone_number.phone_number_id,
                 display_phone_number=phone_number.display_number,
@@ -185,6 +261,7 @@ class SandboxProvider(Provider):
                         recipient=message.thread.contact.phone,
                         callback_data=str(message.public_id),
                         at=now + delay,
+                        **extra,
                     )
                 ],
             )

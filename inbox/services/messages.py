@@ -5,7 +5,9 @@ Inbound (called by tenants.inbound in the company's schema):
   cache), finds or reopens the contact's thread, and STOP/START-like words change consent;
 - a status moves a message forward only, in ONE conditional UPDATE: sent < delivered <
   read; failed is final unless delivered/read was already recorded. Duplicates and
-  reordering are harmless.
+  reordering are harmless;
+- a `user_preferences` change goes to the consent ledger (inbox.services.preferences), a
+  template status change to the template (inbox.services.templates).
 
 Outbound: `message_send` writes the message as `queued` and enqueues delivery after
 commit. `message_deliver` (the task) claims it with a conditional UPDATE queued →
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 import mimetypes
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -33,19 +36,26 @@ from django.utils import timezone
 
 from accounts.models import User
 from inbox import representations, tasks
-from inbox.errors import ContactOptedOutError, NoPhoneNumberError, TemplateNotApprovedError, WindowClosedError
+from inbox.errors import (
+    ContactOptedOutError,
+    MessageNotRetryableError,
+    NoPhoneNumberError,
+    TemplateNotApprovedError,
+    WindowClosedError,
+)
 from inbox.models import ConsentEvent, Contact, Message, PhoneNumber, Template, Thread
 from inbox.phones import phone_from_wa_id, phone_normalize
 from inbox.providers.base import Accepted, provider_get, template_render
 from inbox.providers.errors import (
+    MARKETING_LIMIT_CODE,
     MARKETING_OPT_OUT_CODE,
     WINDOW_CLOSED_CODE,
     ProviderError,
     ProviderOutcomeUnknownError,
     error_explain,
 )
-from inbox.services import contacts, events, threads
-from tenants.inbound import InboundItem, InboundMessage, StatusUpdate
+from inbox.services import contacts, events, preferences, templates, threads
+from tenants.inbound import InboundItem, InboundMessage, StatusUpdate, TemplateStatus, UserPreference
 from tenants.models import Company, PhoneNumberRoute
 
 logger = logging.getLogger(__name__)
@@ -92,6 +102,11 @@ TEMPLATE_NOT_APPROVED = "The template {name!r} ({language}) is not approved."
 TEMPLATE_NOT_FOUND = "There is no template {name!r} in language {language!r}."
 OPTED_OUT = "This contact opted out of messages from the business."
 MARKETING_OPTED_OUT = "This contact opted out of marketing messages."
+RETRY_NOT_FAILED = "Only a failed message can be sent again."
+RETRY_DONE = "This message was sent again already."
+RETRY_TOO_SOON = "The customer received enough marketing messages: send it again after {at:%Y-%m-%d %H:%M} UTC."
+# The platform's per-user marketing limit: a retry before this extends the block (§2.5).
+MARKETING_LIMIT_PAUSE = timedelta(hours=24)
 
 
 class DeliveryRetryError(Exception):
@@ -122,7 +137,7 @@ def inbound_items_apply(*, items: list[InboundItem]) -> int:
     Call in the company's schema, outside any transaction. One transaction for the batch
     and a savepoint per item: one odd item is logged and rolled back alone.
     """
-    wanted = {item.phone_number_id for item in items}
+    wanted = {item.phone_number_id for item in items if not isinstance(item, TemplateStatus)}
     numbers = {p.phone_number_id: p for p in PhoneNumber.objects.filter(phone_number_id__in=wanted)}
     failed = 0
     with transaction.atomic():
@@ -132,12 +147,19 @@ def inbound_items_apply(*, items: list[InboundItem]) -> int:
                     if isinstance(item, StatusUpdate):
                         message_status_apply(item=item)
                         continue
+                    if isinstance(item, UserPreference):
+                        preferences.user_preference_apply(item=item)
+                        continue
+                    if isinstance(item, TemplateStatus):
+                        templates.template_status_apply(item=item)
+                        continue
                     phone_number = numbers.get(item.phone_number_id)
                     if phone_number is None:
                         raise LookupError(f"number {item.phone_number_id} is routed here but not connected")
                     message_record_inbound(phone_number=phone_number, item=item)
             except Exception:
-                logger.exception("inbound item %s in schema %s failed", item.wamid, connection.schema_name)
+                label = item.key if isinstance(item, UserPreference | TemplateStatus) else item.wamid
+                logger.exception("inbound item %s in schema %s failed", label, connection.schema_name)
                 failed += 1
     return failed
 
@@ -425,6 +447,42 @@ def message_send(
     threads.thread_record_outbound(thread=thread, message=message)
     tasks.message_deliver_task.delay_on_commit(message.pk)
     return message
+
+
+@transaction.atomic
+def message_retry(*, message: Message, sender: User | None) -> Message:
+    """Sends a failed outbound message again as a NEW queued message, which it returns.
+
+    The failed message stays as it is (history). The new one copies type, text, template
+    (name, language, parameters), media and reply context, and passes `message_send`'s
+    rules again: WindowClosedError, TemplateNotApprovedError, ContactOptedOutError. Raises
+    MessageNotRetryableError unless `message` is an outbound `failed` message not retried
+    yet (and, after 131049, not before 24 h). The link lives in `payload` on both sides
+    (`retry_of` on the new message, `retried_as` on the failed one), written under the
+    failed message's row lock, so a double click makes one retry.
+    """
+    failed = Message.objects.select_for_update().select_related("thread").get(pk=message.pk)
+    if failed.direction != Message.Direction.OUTBOUND or failed.status != Message.Status.FAILED:
+        raise MessageNotRetryableError(RETRY_NOT_FAILED)
+    if (failed.payload or {}).get("retried_as"):
+        raise MessageNotRetryableError(RETRY_DONE)
+    if failed.error_code == MARKETING_LIMIT_CODE and failed.status_at is not None:
+        allowed_at = failed.status_at + MARKETING_LIMIT_PAUSE
+        if timezone.now() < allowed_at:
+            raise MessageNotRetryableError(RETRY_TOO_SOON.format(at=allowed_at))
+    copy: dict[str, Any] = {"text": failed.text, "reply_to": failed.context_wamid}
+    if failed.type == Message.Type.TEMPLATE:
+        copy["template"] = {"name": failed.template_name, "language": failed.template_language}
+        copy["template_parameters"] = failed.template_parameters
+    elif failed.type in (Message.Type.IMAGE, Message.Type.DOCUMENT):
+        copy["media"] = failed.media_file.name if failed.media_file else (failed.payload or {}).get("link", "")
+        copy["filename"] = failed.media_filename
+    retry = message_send(thread=failed.thread, sender=sender, type=failed.type, **copy)
+    retry.payload = {**retry.payload, "retry_of": str(failed.public_id)}
+    retry.save(update_fields=["payload"])
+    failed.payload = {**(failed.payload or {}), "retried_as": str(retry.public_id)}
+    failed.save(update_fields=["payload"])
+    return retry
 
 
 def _fail(message: Message, error: ProviderError) -> Message:

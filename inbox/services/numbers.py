@@ -21,14 +21,18 @@ from tenants.models import Company, PhoneNumberRoute
 
 PHONE_NUMBER_ID_RE = re.compile(r"^[0-9]{1,64}$")
 PHONE_NUMBER_ID_INVALID = "The phone number id is the provider's numeric id, e.g. 770000000000001."
+WABA_ID_INVALID = "The business account id is the provider's numeric id, e.g. 880000000000001."
 PHONE_NUMBER_ID_TAKEN = "This phone number id is already connected."
 DISPLAY_NUMBER_INVALID = "Enter the display number in international format, e.g. +4930123456."
 
 
 def phone_number_connect(
-    *, company: Company, phone_number_id: str, display_number: str, access_token: str = ""
+    *, company: Company, phone_number_id: str, display_number: str, access_token: str = "", waba_id: str = ""
 ) -> PhoneNumber:
     """Connects a provider number to the company (its PhoneNumber and the public route).
+
+    `waba_id`, the number's WhatsApp Business Account, routes template status webhooks;
+    when not given it is learnt from the number's first webhook.
 
     Raises ValidationError (`phone_number_id`, `display_number`) on bad input or when the
     id is connected already, to this company or another; nothing is changed then.
@@ -40,17 +44,26 @@ def phone_number_connect(
         display = phone_normalize(display_number)
     except ValidationError as exc:
         raise ValidationError({"display_number": [DISPLAY_NUMBER_INVALID]}) from exc
+    waba_id = (waba_id or "").strip()
+    if waba_id and not PHONE_NUMBER_ID_RE.match(waba_id):
+        raise ValidationError({"waba_id": [WABA_ID_INVALID]})
     with schema_context(company.schema_name):
-        return _connect(company=company, phone_number_id=phone_number_id, display=display, token=access_token.strip())
+        return _connect(
+            company=company,
+            phone_number_id=phone_number_id,
+            display=display,
+            token=access_token.strip(),
+            waba_id=waba_id,
+        )
 
 
 @transaction.atomic
-def _connect(*, company: Company, phone_number_id: str, display: str, token: str) -> PhoneNumber:
+def _connect(*, company: Company, phone_number_id: str, display: str, token: str, waba_id: str) -> PhoneNumber:
     if PhoneNumberRoute.objects.filter(phone_number_id=phone_number_id).exists():
         raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]})
     try:
         with transaction.atomic():
-            PhoneNumberRoute.objects.create(phone_number_id=phone_number_id, company=company)
+            PhoneNumberRoute.objects.create(phone_number_id=phone_number_id, company=company, waba_id=waba_id)
     except IntegrityError as exc:
         raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]}) from exc
     # A number connected before and disconnected keeps its row (its threads point to it).

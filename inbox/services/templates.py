@@ -2,11 +2,13 @@
 
 With the `sandbox` provider (WHATSAPP_API_BASE empty) a submitted template is approved at
 once; with `whatsapp_cloud` it stays `pending` until an operator decides (admin, or the
-`approve_template` command).
+`approve_template` command) or until the provider's `message_template_status_update`
+webhook decides (`template_status_apply`).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -16,12 +18,34 @@ from django.db import transaction
 
 from inbox.errors import InboxError
 from inbox.models import Template
+from tenants.inbound import TemplateStatus
+
+logger = logging.getLogger(__name__)
 
 NAME_INVALID = "Use lowercase letters, digits and underscores only, e.g. order_shipped."
 LANGUAGE_INVALID = "Use a language code such as en or en_US."
 TEMPLATE_TAKEN = "A template with this name and language already exists."
 BUTTONS_INVALID = "Buttons are a list of up to 10 objects, each with a `type` and a `text`."
 NOT_SUBMITTABLE = "Only a draft or rejected template can be submitted; this one is {status}."
+
+# The platform's template events (whatsapp-platform.md §1.5, §3.2) as our statuses. Every
+# state in which a send is refused and that is not review or a quality pause counts as
+# rejected, with the event named in the reason. FLAGGED changes nothing: still sendable.
+EVENT_STATUS = {
+    "APPROVED": Template.Status.APPROVED,
+    "REINSTATED": Template.Status.APPROVED,
+    "UNARCHIVED": Template.Status.APPROVED,
+    "PENDING": Template.Status.PENDING,
+    "IN_APPEAL": Template.Status.PENDING,
+    "PAUSED": Template.Status.PAUSED,
+    "REJECTED": Template.Status.REJECTED,
+    "DISABLED": Template.Status.REJECTED,
+    "ARCHIVED": Template.Status.REJECTED,
+    "PENDING_DELETION": Template.Status.REJECTED,
+    "DELETED": Template.Status.REJECTED,
+    "LIMIT_EXCEEDED": Template.Status.REJECTED,
+    "LOCKED": Template.Status.REJECTED,
+}
 
 NAME_RE = re.compile(r"^[a-z0-9_]{1,512}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(_[A-Z]{2})?$")
@@ -91,3 +115,32 @@ def template_submit(*, template: Template) -> Template:
     locked.rejection_reason = ""
     locked.save(update_fields=["status", "rejection_reason", "updated_at"])
     return locked
+
+
+@transaction.atomic
+def template_status_apply(*, item: TemplateStatus) -> Template | None:
+    """Sets a template's status from the provider's decision; None when nothing changed.
+
+    Call in the company's schema. Matched by name and language; an unknown template or
+    event is logged and ignored. A replay writes nothing.
+    """
+    status = EVENT_STATUS.get(item.event)
+    if status is None:
+        logger.info("template event %s for %s/%s ignored", item.event, item.name, item.language)
+        return None
+    template = Template.objects.select_for_update().filter(name=item.name, language=item.language).first()
+    if template is None:
+        logger.info("template event %s for unknown template %s/%s", item.event, item.name, item.language)
+        return None
+    detail = "" if item.reason in ("", "NONE") else item.reason
+    reason = ""
+    if item.event == "REJECTED":
+        reason = detail
+    elif status == Template.Status.REJECTED:
+        reason = f"{item.event}: {detail}" if detail else item.event
+    if (template.status, template.rejection_reason) == (status, reason):
+        return None
+    template.status = status
+    template.rejection_reason = reason
+    template.save(update_fields=["status", "rejection_reason", "updated_at"])
+    return template

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
@@ -33,7 +33,10 @@ MENTION_RE = re.compile(r"(?<![\w.])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+|[\w.-]+)")
 
 def thread_get_or_create(*, contact: Contact, phone_number: PhoneNumber) -> Thread:
     """The contact's thread on this number, made (open) if there is none yet."""
-    thread, _ = Thread.objects.get_or_create(contact=contact, phone_number=phone_number)
+    # last_message_at starts at creation: the inbox's keyset pages sort by it and need a value.
+    thread, _ = Thread.objects.get_or_create(
+        contact=contact, phone_number=phone_number, defaults={"last_message_at": timezone.now()}
+    )
     return thread
 
 
@@ -61,8 +64,11 @@ def thread_record_inbound(*, thread: Thread, message: Message, opens_window: boo
     # GREATEST ignores NULL); unread moves with F() so concurrent messages all count.
     Thread.objects.filter(pk=thread.pk).update(
         unread_count=F("unread_count") + 1,
+        # A message older than the newest one keeps the newer preview; a thread's first
+        # message always sets it (the thread was stamped when it was made, just after).
         last_message_preview=Case(
-            When(last_message_at__gt=at, then=F("last_message_preview")), default=Value(_preview(message))
+            When(Q(last_message_at__gt=at) & ~Q(last_message_preview=""), then=F("last_message_preview")),
+            default=Value(_preview(message)),
         ),
         last_inbound_at=Greatest(F("last_inbound_at"), Value(at)) if opens_window else F("last_inbound_at"),
         last_message_at=Greatest(F("last_message_at"), Value(at)),
@@ -82,8 +88,11 @@ def thread_record_outbound(*, thread: Thread, message: Message) -> Thread:
     """Books an outbound message on its thread (preview and time; the window is unchanged)."""
     at = message.created_at or timezone.now()
     Thread.objects.filter(pk=thread.pk).update(
+        # A message older than the newest one keeps the newer preview; a thread's first
+        # message always sets it (the thread was stamped when it was made, just after).
         last_message_preview=Case(
-            When(last_message_at__gt=at, then=F("last_message_preview")), default=Value(_preview(message))
+            When(Q(last_message_at__gt=at) & ~Q(last_message_preview=""), then=F("last_message_preview")),
+            default=Value(_preview(message)),
         ),
         last_message_at=Greatest(F("last_message_at"), Value(at)),
         updated_at=timezone.now(),

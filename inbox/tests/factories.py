@@ -41,6 +41,7 @@ class ThreadFactory(factory.django.DjangoModelFactory[Thread]):
 
     contact = factory.SubFactory(ContactFactory)
     phone_number = factory.SubFactory(PhoneNumberFactory)
+    last_message_at = factory.LazyFunction(timezone.now)
 
     class Params:
         # The customer wrote just now: the 24-hour window is open.

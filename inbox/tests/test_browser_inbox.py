@@ -141,3 +141,51 @@ def test_live_list_thread_reply_and_ticks(acme_data: Any, live_server_url: str, 
     page.screenshot(path=SCREENSHOTS / "kontakt-inbox-list-phone.png", full_page=True)
     page.set_viewport_size(DESKTOP)
     page.screenshot(path=SCREENSHOTS / "kontakt-inbox-list-desktop.png", full_page=True)
+
+
+def _tab_until(page: Any, selector: str, limit: int = 120) -> int:
+    """Presses Tab until the element matching `selector` has the focus; answers how many presses."""
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+            return presses
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def test_keyboard_reaches_the_composer_and_notes_offer_mentions(
+    acme_data: Any, personas: dict[str, Persona], live_server_url: str, browser: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    alice, number = acme_data
+    base = live_server_url.replace("localhost", f"{alice.company.slug}.localhost")
+    with schema_context(alice.company.schema_name):
+        message = _inbound(number, "4915700002222", "Can someone call me back?", name="Erik Keys")
+    page = browser.new_page(viewport=DESKTOP)
+    page.set_default_timeout(10000)
+    _log_in(page, base, alice)
+    page.goto(f"{base}/inbox/threads/{message.thread.public_id}/")
+    expect(page.get_by_role("heading", name="Erik Keys")).to_be_visible()
+
+    # when: alice moves through the page with Tab from the top
+    page.locator("body").focus()
+    first = _tab_until(page, "a.skip-link")
+    to_reply = _tab_until(page, "#reply-text")
+    # then: the reply box comes, and Tab leaves it (no canned-reply trap) for the file input and Send
+    page.keyboard.type("Calling you in 5 minutes")
+    _tab_until(page, "#reply-attachment", limit=5)
+    _tab_until(page, "#composer form.reply-form button[type=submit]", limit=5)
+    assert first == 1
+    assert to_reply > 1
+
+    # when: alice writes a note and types the start of bob's name
+    page.get_by_text("Add an internal note").click()
+    note = page.get_by_label("Internal note (only agents see it; mention with @name)")
+    note.click()
+    note.type("Please call, @bo")
+    # then: bob is offered, and Tab completes his handle
+    expect(page.get_by_role("button", name="Bob Agent (@bob)")).to_be_visible()
+    note.press("Tab")
+    expect(note).to_have_value("Please call, @bob ")
+    page.get_by_role("button", name="Add note").click()
+    expect(page.locator(".tl-item.note mark.mention")).to_have_text("@bob")

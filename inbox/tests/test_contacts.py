@@ -82,6 +82,18 @@ def test_flags_follow_the_latest_event_per_purpose(tenant_a: Company) -> None:
     assert contact.opted_in is True
 
 
+def test_a_marketing_opt_in_lifts_only_the_marketing_opt_out(tenant_a: Company) -> None:
+    # given
+    contact = ContactFactory()
+    contacts.consent_record(contact=contact, action="opt_out", source="keyword", detail="STOP")
+    contacts.consent_record(contact=contact, action="opt_out", purpose="marketing", source="user_preferences")
+    # when
+    contacts.consent_record(contact=contact, action="opt_in", purpose="marketing", source="user_preferences")
+    # then
+    contact.refresh_from_db()
+    assert (contact.opted_in, contact.opted_out, contact.marketing_opted_out) == (False, True, False)
+
+
 def test_consent_needs_a_source_and_known_action(tenant_a: Company) -> None:
     contact = ContactFactory()
     with pytest.raises(ValidationError):

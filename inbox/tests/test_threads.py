@@ -32,7 +32,7 @@ def test_inbound_message_reopens_a_resolved_thread_and_counts_unread(tenant_a: C
 def test_an_older_message_arriving_late_does_not_move_the_clocks_back(tenant_a: Company) -> None:
     # given
     now = timezone.now()
-    thread = ThreadFactory()
+    thread = ThreadFactory(last_message_at=now - timedelta(hours=1))
     newer = MessageFactory(thread=thread, text="newer", provider_timestamp=now)
     older = MessageFactory(thread=thread, text="older", provider_timestamp=now - timedelta(minutes=5))
     threads.thread_record_inbound(thread=thread, message=newer)
@@ -172,3 +172,17 @@ def test_an_item_that_does_not_open_the_window_leaves_it_alone(tenant_a: Company
     thread.refresh_from_db()
     assert thread.last_inbound_at == opened
     assert thread.unread_count == 1
+
+
+def test_the_first_message_of_a_new_thread_sets_its_preview(tenant_a: Company) -> None:
+    # given: a thread made just now for a message the customer sent a moment earlier
+    from inbox.tests.factories import ContactFactory, PhoneNumberFactory
+
+    thread = threads.thread_get_or_create(contact=ContactFactory(), phone_number=PhoneNumberFactory())
+    message = MessageFactory(thread=thread, text="Hello?", provider_timestamp=timezone.now() - timedelta(seconds=3))
+    # when
+    threads.thread_record_inbound(thread=thread, message=message)
+    # then
+    thread.refresh_from_db()
+    assert thread.last_message_preview == "Hello?"
+    assert thread.last_inbound_at == message.provider_timestamp

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
@@ -14,6 +16,7 @@ from inbox.models import Message, Thread
 from inbox.services import contacts as contact_services
 from inbox.tests.factories import (
     CannedReplyFactory,
+    LabelFactory,
     MessageFactory,
     NoteFactory,
     OutboundMessageFactory,
@@ -283,3 +286,44 @@ def test_typing_is_post_only(alice: Persona, alice_client: Client) -> None:
     response = alice_client.get(_url(thread, "typing/"))
     # then
     assert response.status_code == 405
+
+
+def _count_thread_queries(persona: Persona, client: Client, thread: Thread, how_many: int) -> int:
+    with schema_context(persona.company.schema_name):
+        label = LabelFactory(name="counted")
+        thread.labels.add(label)
+        for i in range(how_many):
+            MessageFactory(thread=thread)
+            OutboundMessageFactory(thread=thread, sent_by=persona.user, accepted=True)
+            NoteFactory(thread=thread, author=persona.user, body=f"@bob note {i}")
+            other = ThreadFactory(last_message_at=timezone.now(), assignee=persona.user)
+            other.labels.add(label)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(_url(thread)).status_code == 200
+    return len(queries.captured_queries)
+
+
+def test_query_count_does_not_grow_with_messages_notes_or_rows(
+    alice: Persona, alice_client: Client, django_assert_num_queries: object
+) -> None:
+    # given: 5 messages, notes and list rows, then 40 of each
+    thread = _thread(alice, window_open=True, assignee=alice.user)
+    with_5 = _count_thread_queries(alice, alice_client, thread, 5)
+    _count_thread_queries(alice, alice_client, thread, 35)
+    # when / then: the page with 40 of each costs what the page with 5 did
+    with django_assert_num_queries(with_5):  # type: ignore[operator]
+        alice_client.get(_url(thread))
+    # domain, session, user, then thread (+ labels), messages, notes, labels, agents, canned
+    # replies, consent, other threads, list rows: each after a SET search_path
+    assert with_5 <= 30
+
+
+def test_note_box_offers_the_agents_to_mention(alice: Persona, bob: Persona, alice_client: Client) -> None:
+    # given
+    thread = _thread(alice, window_open=True)
+    # when
+    html = alice_client.get(_url(thread)).content.decode()
+    # then
+    assert '{"handle": "bob", "name": "Bob Agent"}' in html
+    assert "data-mentions" in html
+    assert 'href="/settings/canned-replies/"' in html

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from inbox.models import PhoneNumber
-from inbox.providers.sandbox import body_encode, envelope_build, status_item, text_message_item
+from inbox.providers.sandbox import body_encode, envelope_build, sandbox_waba_id, status_item, text_message_item
 from inbox.services import numbers
 from tenants import tasks
 from tenants.models import Company, ProviderEvent
@@ -23,7 +23,7 @@ DISPLAY_A = "+493012345601"
 DISPLAY_B = "+493012345602"
 CUSTOMER = "+4915112345678"
 
-__all__ = ["body_encode", "envelope_build", "status_item", "text_message_item"]
+__all__ = ["body_encode", "envelope_build", "sandbox_waba_id", "status_item", "text_message_item"]
 
 
 def connect(company: Company, phone_number_id: str, display_number: str) -> PhoneNumber:
@@ -43,6 +43,48 @@ def message_item(kind: str, obj: Any = None, *, sender: str = CUSTOMER, wamid: s
         item[kind] = obj
     item.update(extra)
     return item
+
+
+def preferences_envelope(
+    *preferences: dict[str, Any], phone_number_id: str = NUMBER_A, display_number: str = DISPLAY_A
+) -> dict[str, Any]:
+    """A `user_preferences` webhook body (whatsapp-platform.md §1.5) with these items."""
+    wa_ids = {p.get("wa_id") for p in preferences}
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": sandbox_waba_id(phone_number_id), "changes": [{"field": "user_preferences", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": display_number.lstrip("+"), "phone_number_id": phone_number_id},
+            "contacts": [{"profile": {"name": "Ana"}, "wa_id": w} for w in sorted(wa_ids)],
+            "user_preferences": list(preferences)}}]}],
+    }  # fmt: skip
+
+
+def preference_item(value: str, *, wa_id: str = CUSTOMER.lstrip("+"), at: int = 1767261600, **extra: Any) -> dict:
+    item: dict[str, Any] = {
+        "wa_id": wa_id,
+        "detail": f"User requested to {value} marketing messages",
+        "category": "marketing_messages",
+        "value": value,
+        "timestamp": at,
+    }
+    item.update(extra)
+    return item
+
+
+def template_status_envelope(
+    event: str, *, name: str, language: str = "en", waba_id: str = "", reason: str = "NONE", **extra: Any
+) -> dict[str, Any]:
+    """A `message_template_status_update` body (whatsapp-platform.md §1.5): no metadata."""
+    value: dict[str, Any] = {"event": event, "message_template_id": 594425479261596, "message_template_name": name,
+                             "message_template_language": language, "message_template_category": "UTILITY",
+                             "reason": reason}  # fmt: skip
+    value.update(extra)
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": waba_id or sandbox_waba_id(NUMBER_A), "time": 1767261600,
+                   "changes": [{"field": "message_template_status_update", "value": value}]}],
+    }  # fmt: skip
 
 
 def sign(body: bytes) -> str:

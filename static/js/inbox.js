@@ -1,4 +1,4 @@
-/* Kontakt inbox: live updates by polling, canned replies, the reply-window countdown.
+/* Kontakt inbox: live updates by polling, canned replies, @mentions, the reply-window countdown.
  *
  * Pollers are elements with data-live ("list" or "thread") and hx-get; htmx fires them
  * every ~1.5 s with hx-swap="none". Their answer holds:
@@ -281,6 +281,80 @@
     if (!reply) return; // Tab keeps moving focus unless it completes a shortcut.
     event.preventDefault();
     insertCanned(textarea, token, reply);
+  });
+
+  // --- @mentions in the note box: "@" + the start of a name lists matching agents --------
+
+  function mentionAgents() {
+    var data = document.getElementById("mention-agents");
+    if (!data) return [];
+    try {
+      return JSON.parse(data.textContent);
+    } catch (e) {
+      return [];
+    }
+  }
+
+  function mentionBeforeCaret(textarea) {
+    var before = textarea.value.slice(0, textarea.selectionStart);
+    var match = before.match(/(^|\s)@([\w.-]*)$/);
+    return match ? { typed: match[2].toLowerCase(), start: before.length - match[2].length - 1 } : null;
+  }
+
+  function mentionMatches(token) {
+    if (!token) return [];
+    return mentionAgents().filter(function (agent) {
+      var words = [agent.handle].concat(agent.name.toLowerCase().split(/\s+/));
+      return words.some(function (word) {
+        return word.indexOf(token.typed) === 0;
+      });
+    });
+  }
+
+  function insertMention(textarea, token, agent) {
+    var value = textarea.value;
+    var end = token.start + token.typed.length + 1;
+    var text = "@" + agent.handle + " ";
+    textarea.value = value.slice(0, token.start) + text + value.slice(end);
+    var caret = token.start + text.length;
+    textarea.setSelectionRange(caret, caret);
+    textarea.focus();
+    showMentions(textarea);
+  }
+
+  function showMentions(textarea) {
+    var list = textarea.form && textarea.form.querySelector("[data-mention-suggestions]");
+    if (!list) return;
+    list.innerHTML = "";
+    var token = mentionBeforeCaret(textarea);
+    var matches = mentionMatches(token).slice(0, 6);
+    matches.forEach(function (agent) {
+      var item = document.createElement("li");
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "link";
+      button.textContent = agent.name + " (@" + agent.handle + ")";
+      button.addEventListener("click", function () {
+        insertMention(textarea, mentionBeforeCaret(textarea) || token, agent);
+      });
+      item.appendChild(button);
+      list.appendChild(item);
+    });
+    list.hidden = matches.length === 0;
+  }
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-mentions]")) showMentions(event.target);
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var textarea = event.target;
+    if (!textarea.matches || !textarea.matches("textarea[data-mentions]") || event.key !== "Tab") return;
+    var token = mentionBeforeCaret(textarea);
+    var matches = mentionMatches(token);
+    if (!token || !token.typed || matches.length !== 1) return; // Tab keeps moving focus otherwise.
+    event.preventDefault();
+    insertMention(textarea, token, matches[0]);
   });
 
   document.addEventListener("DOMContentLoaded", function () {

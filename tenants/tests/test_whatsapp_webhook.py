@@ -193,3 +193,28 @@ def test_the_endpoint_is_not_on_a_company_host(client_a: Client, company_a: Comp
     # then
     assert response.status_code == 404
     assert not ProviderEvent.objects.exists()
+
+
+def test_a_post_is_one_insert_when_the_search_path_is_kept(
+    public_client: Client, db: None, settings: Any, django_assert_num_queries: Any
+) -> None:
+    # given: the backend skips a `SET search_path` it already issued, and a first POST set it
+    settings.TENANT_LIMIT_SET_CALLS = True
+    _post(public_client, EMPTY_BODY, EMPTY_SIGNATURE)
+    # when / then: the public host does not switch to public again (no second SET)
+    with django_assert_num_queries(1):
+        response = _post(public_client, EMPTY_BODY, EMPTY_SIGNATURE)
+    assert response.status_code == 200
+
+
+def test_the_public_host_switches_back_after_a_company_request(
+    public_client: Client, client_a: Client, company_a: Company, settings: Any
+) -> None:
+    # given: the connection was last used for company A
+    settings.TENANT_LIMIT_SET_CALLS = True
+    client_a.get("/healthz")
+    # when
+    response = _post(public_client, EMPTY_BODY, EMPTY_SIGNATURE)
+    # then: stored in the public table, not looked for in A's schema
+    assert response.status_code == 200
+    assert ProviderEvent.objects.count() == 1

@@ -1,0 +1,852 @@
+"""Broadcasts: snapshot an audience into Delivery rows, send them in chunks, recover from crashes.
+
+The Delivery rows are the ledger; the broker only carries hints ("look at this id range").
+Every step is a conditional UPDATE on those rows, so a task that runs twice, late, or
+never is harmless (docs/broadcasts.md has the whole design):
+
+- start: ONE `INSERT … SELECT` snapshots the audience (consent applied, one row per
+  contact), then a few chunk tasks are enqueued. Each finished chunk enqueues the next one,
+  so at most BROADCAST_WINDOW chunks of a broadcast wait in the queue: broadcasts of
+  different companies interleave instead of queueing behind each other.
+- chunk: claims its range's due `queued` rows with a conditional UPDATE (→ `sending`,
+  with a claim token and a lease), skipping contacts that opted out meanwhile; creates the
+  outbound Messages in the contacts' threads (set-based); sends through the bulk sender
+  with many requests in flight under the Redis limits; writes results back in batches
+  under its claim token; renews its lease; stops within one batch on pause or cancel.
+- sweeper (beat, per company): puts `sending` rows whose lease expired back to `queued`
+  and re-dispatches them, restarts broadcasts that went quiet, starts due scheduled ones.
+- completion: `remaining` (queued + sending) moves in the same transaction as the rows;
+  the flush that brings it to 0 marks the broadcast completed and publishes
+  `broadcast.completed`, once (a conditional UPDATE).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from inbox import broadcast_selectors as selectors
+from inbox import tasks
+from inbox.errors import TemplateNotApprovedError
+from inbox.models import Broadcast, Contact, Delivery, Label, Message, PhoneNumber, Template, Thread
+from inbox.providers import bulk
+from inbox.providers.base import template_parameters_list, template_render
+from inbox.services import events
+
+logger = logging.getLogger(__name__)
+
+DELIVERY = Delivery._meta.db_table
+BROADCAST = Broadcast._meta.db_table
+CONTACT = Contact._meta.db_table
+THREAD = Thread._meta.db_table
+MESSAGE = Message._meta.db_table
+QUEUED, SENDING, SENT, FAILED, SKIPPED = (
+    Delivery.Status.QUEUED,
+    Delivery.Status.SENDING,
+    Delivery.Status.SENT,
+    Delivery.Status.FAILED,
+    Delivery.Status.SKIPPED,
+)
+
+# Defaults; each can be overridden by a Django setting of the same name (BROADCAST_SETTINGS
+# in docs/broadcasts.md lists the env-driven lines for config/settings.py).
+DEFAULTS: dict[str, Any] = {
+    "BROADCAST_CHUNK_SIZE": 500,
+    # Chunk tasks of one broadcast waiting in the queue at once (fairness, see module doc).
+    "BROADCAST_WINDOW": 4,
+    # Messages per second per business number (the platform's default tier); {phone_number_id: rate}
+    # in BROADCAST_NUMBER_RATES overrides it per number (1,000 for upgraded numbers).
+    "BROADCAST_NUMBER_RATE": 80.0,
+    "BROADCAST_NUMBER_RATES": {},
+    # Requests in flight per chunk.
+    "BROADCAST_CONCURRENCY": 64,
+    # A `sending` row whose lease passed is presumed orphaned (its worker died) and is sent again.
+    # Renewed while the chunk runs, so it only needs to exceed one flush interval comfortably.
+    "BROADCAST_LEASE_SECONDS": 60,
+    # A running broadcast without progress for this long is re-dispatched by the sweeper.
+    "BROADCAST_QUIET_SECONDS": 120,
+    "BROADCAST_MAX_ATTEMPTS": 8,
+    "BROADCAST_FLUSH_SIZE": 250,
+    "BROADCAST_FLUSH_SECONDS": 0.25,
+}
+# Codes that say the whole broadcast cannot go on (template or account state): pause it
+# with the reason rather than fail every recipient (whatsapp-platform.md §2.5, §7.5).
+STOP_CODES = frozenset({0, 3, 10, 190, 368, 131005, 131031, 131042, 131045, 131048, 131063, 131064, 132015, 132016})
+
+# Routing and beat entries for config/settings.py (see docs/broadcasts.md, "Queues").
+BROADCAST_TASK_ROUTES = {
+    "inbox.tasks.broadcast_chunk_send_task": {"queue": "broadcasts"},
+    "inbox.tasks.broadcast_dispatch_task": {"queue": "broadcasts"},
+    "inbox.tasks.broadcast_start_task": {"queue": "broadcasts"},
+}
+BROADCAST_BEAT_SCHEDULE = {
+    "broadcasts-sweep": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 30.0,
+        "args": ["inbox.tasks.broadcast_sweep_task"],
+        "options": {"expires": 25},
+    },
+}
+
+NOT_APPROVED = "The template {name!r} ({language}) is not approved."
+AUDIENCE_INVALID = "Choose an audience: all, labels, filter or broadcast."
+LABELS_REQUIRED = "Name at least one label."
+LABEL_UNKNOWN = "There is no label {name!r}."
+FILTER_INVALID = "A filter is an object of contact attributes and the values they must have."
+SOURCE_UNKNOWN = "There is no such broadcast."
+NAME_REQUIRED = "Give the broadcast a name."
+STATE_CONFLICT = "A {status} broadcast cannot be {action}."
+
+
+class BroadcastStateError(Exception):
+    """The broadcast's status forbids the action (API: 409 conflict)."""
+
+
+def conf(name: str) -> Any:
+    return getattr(settings, name, DEFAULTS[name])
+
+
+def number_rate(phone_number: PhoneNumber) -> float:
+    return float(conf("BROADCAST_NUMBER_RATES").get(phone_number.phone_number_id, conf("BROADCAST_NUMBER_RATE")))
+
+
+def _now_sql() -> str:
+    return "clock_timestamp()"
+
+
+# --- create, dry run ----------------------------------------------------------------------
+
+
+def _audience_validate(audience: dict[str, Any]) -> dict[str, Any]:
+    kind = audience.get("type") if isinstance(audience, dict) else None
+    if kind not in Broadcast.AudienceType.values:
+        raise ValidationError({"audience": [AUDIENCE_INVALID]})
+    clean: dict[str, Any] = {"type": kind}
+    if kind == Broadcast.AudienceType.LABELS:
+        names = audience.get("labels")
+        if not isinstance(names, list) or not names:
+            raise ValidationError({"audience": [LABELS_REQUIRED]})
+        known = set(Label.objects.filter(name__in=names).values_list("name", flat=True))
+        for name in names:
+            if name not in known:
+                raise ValidationError({"audience": [LABEL_UNKNOWN.format(name=name)]})
+        clean["labels"] = [str(n) for n in names]
+    elif kind == Broadcast.AudienceType.FILTER:
+        attrs = audience.get("filter")
+        if not isinstance(attrs, dict) or not attrs:
+            raise ValidationError({"audience": [FILTER_INVALID]})
+        clean["filter"] = attrs
+    elif kind == Broadcast.AudienceType.BROADCAST:
+        source = audience.get("broadcast")
+        found = Broadcast.objects.filter(pk=source).first() if isinstance(source, int) else None
+        if found is None:
+            found = Broadcast.objects.filter(public_id=str(source)).first() if source else None
+        if found is None:
+            raise ValidationError({"audience": [SOURCE_UNKNOWN]})
+        clean["broadcast"] = found.pk
+        clean["only_unread"] = bool(audience.get("only_unread"))
+    return clean
+
+
+@transaction.atomic
+def broadcast_create(
+    *,
+    name: str,
+    template: Template,
+    phone_number: PhoneNumber,
+    audience: dict[str, Any],
+    template_parameters: list[Any] | dict[str, Any] | None = None,
+    scheduled_at: datetime | None = None,
+    created_by: User | None = None,
+) -> Broadcast:
+    """A draft broadcast; the template must be approved and the audience well formed."""
+    if not name.strip():
+        raise ValidationError({"name": [NAME_REQUIRED]})
+    if template.status != Template.Status.APPROVED:
+        raise TemplateNotApprovedError(NOT_APPROVED.format(name=template.name, language=template.language))
+    broadcast = Broadcast(
+        name=name.strip()[:200],
+        template=template,
+        template_parameters=template_parameters or [],
+        phone_number=phone_number,
+        audience=_audience_validate(audience),
+        scheduled_at=scheduled_at,
+        created_by=created_by,
+    )
+    broadcast.full_clean()
+    broadcast.save()
+    return broadcast
+
+
+def broadcast_cost_estimate(*, category: str, count: int) -> dict[str, Any]:
+    """PLACEHOLDER until billing prices messages: zero amounts, marked `placeholder`.
+
+    The shape is final: billing will fill `amount` from its rate card (market x category).
+    """
+    return {
+        "currency": "EUR",
+        "total": "0.00",
+        "by_category": {category: {"count": count, "amount": "0.00"}},
+        "placeholder": True,
+    }
+
+
+def broadcast_dry_run(*, broadcast: Broadcast) -> dict[str, Any]:
+    """Audience size, exclusions by reason, cost (placeholder) and duration at the number's rate."""
+    counts = selectors.broadcast_audience_counts(broadcast=broadcast)
+    rate = number_rate(broadcast.phone_number)
+    return {
+        **counts,
+        "cost": broadcast_cost_estimate(category=broadcast.template.category, count=counts["audience"]),
+        "estimated_seconds": round(counts["audience"] / rate, 1) if rate else None,
+    }
+
+
+# --- start, dispatch ------------------------------------------------------------------------
+
+
+def _locked(broadcast: Broadcast) -> Broadcast:
+    return Broadcast.objects.select_for_update().select_related("template", "phone_number").get(pk=broadcast.pk)
+
+
+def _publish_completed(broadcast: Broadcast) -> None:
+    events.event_publish(event_type="broadcast.completed", data=selectors.broadcast_data(broadcast))
+
+
+def _snapshot(broadcast: Broadcast) -> tuple[int, int | None, int | None]:
+    scope, params = selectors.audience_scope_sql(broadcast.audience)
+    eligible = selectors.audience_eligible_sql(marketing=selectors.broadcast_is_marketing(broadcast))
+    sql = f"""
+        WITH ins AS (
+          INSERT INTO {DELIVERY} (broadcast_id, contact_id)
+          SELECT %s, c.id FROM {CONTACT} c WHERE {scope} AND {eligible} ORDER BY c.id
+          ON CONFLICT DO NOTHING
+          RETURNING id
+        ) SELECT count(*), min(id), max(id) FROM ins
+    """  # noqa: S608 - table names and fixed conditions only
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [broadcast.pk, *params])
+        count, first, last = cursor.fetchone()
+    return count, first, last
+
+
+@transaction.atomic
+def broadcast_start(*, broadcast: Broadcast, now: datetime | None = None) -> Broadcast:
+    """Snapshots the audience and starts sending (or schedules a draft whose time is ahead).
+
+    Raises BroadcastStateError unless draft or scheduled, TemplateNotApprovedError when the
+    template is no longer approved. The chunk tasks are enqueued after commit.
+    """
+    now = now or timezone.now()
+    broadcast = _locked(broadcast)
+    if broadcast.status not in (Broadcast.Status.DRAFT, Broadcast.Status.SCHEDULED):
+        raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="started"))
+    if broadcast.status == Broadcast.Status.DRAFT and broadcast.scheduled_at and broadcast.scheduled_at > now:
+        broadcast.status = Broadcast.Status.SCHEDULED
+        broadcast.save(update_fields=["status", "updated_at"])
+        return broadcast
+    template = broadcast.template
+    if template.status != Template.Status.APPROVED:
+        raise TemplateNotApprovedError(NOT_APPROVED.format(name=template.name, language=template.language))
+    count, first, last = _snapshot(broadcast)
+    broadcast.total = broadcast.remaining = count
+    broadcast.first_delivery_id, broadcast.last_delivery_id = first, last
+    broadcast.dispatch_cursor = first
+    broadcast.started_at = broadcast.heartbeat_at = now
+    broadcast.status = Broadcast.Status.RUNNING
+    if count == 0:
+        broadcast.status = Broadcast.Status.COMPLETED
+        broadcast.completed_at = now
+    broadcast.save()
+    if count == 0:
+        _publish_completed(broadcast)
+    else:
+        tasks.broadcast_dispatch_task.delay_on_commit(broadcast.pk, conf("BROADCAST_WINDOW"))
+    return broadcast
+
+
+def _enqueue_chunk(broadcast_id: int, lo: int, hi: int, *, chain: bool, countdown: float | None = None) -> None:
+    if countdown:
+        tasks.broadcast_chunk_send_task.apply_async((broadcast_id, lo, hi, chain), countdown=countdown)
+    else:
+        tasks.broadcast_chunk_send_task.delay(broadcast_id, lo, hi, chain)
+
+
+def broadcast_dispatch(*, broadcast_id: int, chunks: int) -> int:
+    """Hands the next `chunks` id ranges of a running broadcast to chunk tasks; returns how many.
+
+    The cursor moves under the row lock, so no range is handed out twice by dispatch.
+    """
+    size = int(conf("BROADCAST_CHUNK_SIZE"))
+    ranges: list[tuple[int, int]] = []
+    with transaction.atomic():
+        broadcast = Broadcast.objects.select_for_update().filter(pk=broadcast_id).first()
+        if broadcast is None or broadcast.status != Broadcast.Status.RUNNING or broadcast.last_delivery_id is None:
+            return 0
+        cursor = broadcast.dispatch_cursor or broadcast.first_delivery_id or 0
+        end = broadcast.last_delivery_id + 1
+        while len(ranges) < chunks and cursor < end:
+            ranges.append((cursor, min(cursor + size, end)))
+            cursor += size
+        if ranges:
+            Broadcast.objects.filter(pk=broadcast_id).update(dispatch_cursor=min(cursor, end))
+            for lo, hi in ranges:
+                transaction.on_commit(lambda lo=lo, hi=hi: _enqueue_chunk(broadcast_id, lo, hi, chain=True))
+    return len(ranges)
+
+
+def _redispatch_queued(broadcast: Broadcast, *, ids: list[int] | None = None) -> int:
+    """Enqueues a chunk task for every dispatched range that still has queued rows."""
+    size = int(conf("BROADCAST_CHUNK_SIZE"))
+    base = broadcast.first_delivery_id or 0
+    if ids is None:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT (id - %s) / %s FROM {DELIVERY} WHERE broadcast_id = %s AND status = %s AND id < %s",  # noqa: S608
+                [base, size, broadcast.pk, QUEUED, broadcast.dispatch_cursor or base],
+            )
+            starts = sorted(row[0] for row in cursor.fetchall())
+    else:
+        starts = sorted({(i - base) // size for i in ids})
+    end = (broadcast.last_delivery_id or 0) + 1
+    for k in starts:
+        lo = base + k * size
+        transaction.on_commit(lambda lo=lo: _enqueue_chunk(broadcast.pk, lo, min(lo + size, end), chain=False))
+    return len(starts)
+
+
+# --- chunk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class ChunkReport:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retry: int = 0
+    released: int = 0
+    retry_in: float | None = None  # seconds until the range's next retry is due
+
+
+def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int, int, int, int | None, str]]:
+    """Claims the range's due queued rows → sending (or skipped when consent changed).
+
+    Returns (delivery id, contact id, new status, attempts, phone) per row.
+    """
+    marketing = selectors.broadcast_is_marketing(broadcast)
+    lease = int(conf("BROADCAST_LEASE_SECONDS"))
+    skip = """CASE WHEN c.opted_out THEN 'opted_out' WHEN NOT c.opted_in THEN 'not_opted_in'
+                WHEN %(marketing)s AND c.marketing_opted_out THEN 'marketing_opted_out' ELSE '' END"""
+    sql = f"""
+        UPDATE {DELIVERY} d SET
+          status = CASE WHEN ({skip}) = '' THEN {SENDING} ELSE {SKIPPED} END,
+          skip_reason = {skip},
+          claim_token = %(token)s,
+          lease_until = {_now_sql()} + %(lease)s * interval '1 second'
+        FROM {CONTACT} c
+        WHERE c.id = d.contact_id AND d.broadcast_id = %(b)s AND d.id >= %(lo)s AND d.id < %(hi)s
+          AND d.status = {QUEUED} AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= {_now_sql()})
+        RETURNING d.id, d.contact_id, d.status, d.attempts, c.phone
+    """  # noqa: S608 - table names only
+    params = {"token": token, "lease": lease, "b": broadcast.pk, "lo": lo, "hi": hi, "marketing": marketing}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+        # Contacts deleted since the snapshot (the row keeps no personal data): skipped.
+        cursor.execute(
+            f"""UPDATE {DELIVERY} d SET status = {SKIPPED}, skip_reason = 'contact_deleted'
+                WHERE d.broadcast_id = %s AND d.id >= %s AND d.id < %s AND d.status = {QUEUED}
+                  AND NOT EXISTS (SELECT 1 FROM {CONTACT} c WHERE c.id = d.contact_id)""",  # noqa: S608
+            [broadcast.pk, lo, hi],
+        )
+        gone = cursor.rowcount
+    skipped = sum(1 for r in rows if r[2] == SKIPPED) + gone
+    if skipped:
+        _remaining_move(broadcast.pk, skipped)
+    return rows
+
+
+def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> dict[int, str]:
+    """The outbound Message of each claimed delivery, in the contact's thread: made once
+    (a retry reuses it), set-based. Returns {delivery id: message public id}."""
+    template = broadcast.template
+    pn = broadcast.phone_number_id
+    delivery_ids = [d for d, _ in sending]
+    contact_ids = [c for _, c in sending]
+    text = template_render(template.body, broadcast.template_parameters)
+    preview = text.replace("\n", " ")[:200]
+    company = getattr(connection, "tenant", None)
+    identity = {"name": getattr(company, "name", "")}
+    with connection.cursor() as cursor:
+        # A thread made by a broadcast starts resolved: nothing for agents to do until a
+        # reply, which reopens it (threads.thread_record_inbound).
+        cursor.execute(
+            f"""INSERT INTO {THREAD} (public_id, contact_id, phone_number_id, status, last_message_preview,
+                    unread_count, created_at, updated_at)
+                SELECT gen_random_uuid(), u.cid, %s, 'resolved', '', 0, now(), now()
+                FROM unnest(%s::bigint[]) u(cid)
+                ON CONFLICT (contact_id, phone_number_id) DO NOTHING""",  # noqa: S608
+            [pn, contact_ids],
+        )
+        cursor.execute(
+            f"""WITH todo AS (
+                  SELECT d.id AS did, t.id AS tid FROM {DELIVERY} d
+                  JOIN {THREAD} t ON t.contact_id = d.contact_id AND t.phone_number_id = %(pn)s
+                  WHERE d.id = ANY(%(dids)s) AND d.message_id IS NULL
+                ), ins AS (
+                  INSERT INTO {MESSAGE} (public_id, thread_id, direction, type, text, payload, context_wamid,
+                      status, status_rank, status_at, error_title, error_detail, media_id, media_mime_type,
+                      media_filename, media_file, media_status, template_name, template_language,
+                      template_parameters, template_category, sender_identity, created_at)
+                  SELECT gen_random_uuid(), todo.tid, 'outbound', 'template', %(text)s, '{{}}'::jsonb, '',
+                      'queued', 0, now(), '', '', '', '', '', '', '', %(tn)s, %(tl)s, %(tp)s::jsonb, %(tc)s,
+                      %(si)s::jsonb, now()
+                  FROM todo
+                  RETURNING id, thread_id
+                )
+                UPDATE {DELIVERY} d SET message_id = ins.id
+                FROM ins JOIN todo ON todo.tid = ins.thread_id
+                WHERE d.id = todo.did""",  # noqa: S608
+            {
+                "pn": pn,
+                "dids": delivery_ids,
+                "text": text,
+                "tn": template.name,
+                "tl": template.language,
+                "tp": _json(broadcast.template_parameters or []),
+                "tc": template.category,
+                "si": _json(identity),
+            },
+        )
+        cursor.execute(
+            f"""UPDATE {THREAD} t SET last_message_at = GREATEST(t.last_message_at, now()),
+                    last_message_preview = %s, updated_at = now()
+                FROM {DELIVERY} d WHERE d.id = ANY(%s) AND t.contact_id = d.contact_id AND t.phone_number_id = %s""",  # noqa: S608
+            [preview, delivery_ids, pn],
+        )
+        cursor.execute(
+            f"""SELECT d.id, m.public_id FROM {DELIVERY} d JOIN {MESSAGE} m ON m.id = d.message_id
+                WHERE d.id = ANY(%s)""",  # noqa: S608
+            [delivery_ids],
+        )
+        return {did: str(public_id) for did, public_id in cursor.fetchall()}
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+def _remaining_move(broadcast_id: int, finished: int) -> None:
+    """Counts `finished` recipients out; completes the broadcast when none is left.
+
+    Call inside the transaction that moved those rows out of queued/sending.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {BROADCAST} SET remaining = GREATEST(remaining - %s, 0), heartbeat_at = now() "  # noqa: S608
+            "WHERE id = %s RETURNING remaining",
+            [finished, broadcast_id],
+        )
+        row = cursor.fetchone()
+    if row is not None and row[0] == 0:
+        _complete_if_done(broadcast_id)
+
+
+def _complete_if_done(broadcast_id: int) -> bool:
+    now = timezone.now()
+    done = Broadcast.objects.filter(
+        pk=broadcast_id,
+        status__in=[Broadcast.Status.RUNNING, Broadcast.Status.PAUSED],
+        remaining=0,
+    ).update(status=Broadcast.Status.COMPLETED, completed_at=now, updated_at=now)
+    if done:
+        broadcast = Broadcast.objects.select_related("template").get(pk=broadcast_id)
+        _publish_completed(broadcast)
+    return bool(done)
+
+
+def _backoff(attempts: int, result: bulk.BulkResult) -> float:
+    if result.retry_after is not None:
+        return result.retry_after
+    if result.code == 131056:  # the pair limit: 4^X s, as the platform suggests (§3.6)
+        return float(min(4**attempts, 256))
+    return min(60.0, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+
+
+def _flush(
+    broadcast: Broadcast, token: int, results: list[bulk.BulkResult], attempts: dict[int, int], report: ChunkReport
+) -> str:
+    """Writes a batch of results under the claim token; returns the broadcast's status.
+
+    Rows no longer held by this token (the sweeper took them back) are left alone.
+    """
+    sent_ids, sent_wamids = [], []
+    unknown_ids: list[int] = []
+    failed: list[tuple[int, int | None, str, str]] = []
+    retry_ids, retry_at = [], []
+    released_ids: list[int] = []
+    max_attempts = int(conf("BROADCAST_MAX_ATTEMPTS"))
+    stop_reason = ""
+    now = time.time()
+    for r in results:
+        if r.outcome == bulk.SENT:
+            sent_ids.append(r.delivery_id)
+            sent_wamids.append(r.wamid)
+        elif r.outcome == bulk.UNKNOWN:
+            unknown_ids.append(r.delivery_id)
+        elif r.outcome == bulk.FAILED:
+            failed.append((r.delivery_id, r.code, r.title[:255], r.detail))
+            if r.code in STOP_CODES and not stop_reason:
+                stop_reason = f"Provider error {r.code}: {r.title}"[:255]
+        elif r.outcome == bulk.RETRY:
+            tried = attempts.get(r.delivery_id, 0) + 1
+            if tried >= max_attempts:
+                failed.append((r.delivery_id, r.code, r.title[:255] or "Gave up", r.detail))
+            else:
+                retry_ids.append(r.delivery_id)
+                retry_at.append(now + _backoff(tried, r))
+        else:
+            released_ids.append(r.delivery_id)
+    finished = 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        status = Broadcast.objects.select_for_update().values_list("status", flat=True).get(pk=broadcast.pk)
+        held = f"d.status = {SENDING} AND d.claim_token = %(token)s"
+        if sent_ids or unknown_ids:
+            cursor.execute(
+                f"""WITH u AS (SELECT * FROM unnest(%(ids)s::bigint[], %(wamids)s::text[]) AS u(id, wamid)),
+                    upd AS (
+                      UPDATE {DELIVERY} d SET status = {SENT}, sent_at = now(), lease_until = NULL, claim_token = NULL
+                      FROM u WHERE d.id = u.id AND {held} RETURNING d.message_id, u.wamid
+                    ),
+                    msg AS (
+                      UPDATE {MESSAGE} m SET
+                        wamid = COALESCE(m.wamid, NULLIF(upd.wamid, '')),
+                        status = CASE WHEN m.status_rank >= 2 THEN m.status
+                                      WHEN upd.wamid = '' THEN 'unknown' ELSE 'sent' END,
+                        status_rank = GREATEST(m.status_rank, CASE WHEN upd.wamid = '' THEN 1 ELSE 2 END),
+                        status_at = now(),
+                        sent_at = CASE WHEN upd.wamid = '' THEN m.sent_at ELSE COALESCE(m.sent_at, now()) END
+                      FROM upd WHERE m.id = upd.message_id
+                    )
+                    SELECT count(*) FROM upd""",  # noqa: S608
+                {"ids": sent_ids + unknown_ids, "wamids": sent_wamids + [""] * len(unknown_ids), "token": token},
+            )
+            moved = cursor.fetchone()[0]
+            report.sent += moved
+            finished += moved
+        if failed:
+            cursor.execute(
+                f"""WITH u AS (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::int[], %(titles)s::text[],
+                                                     %(details)s::text[]) AS u(id, code, title, detail)),
+                    upd AS (
+                      UPDATE {DELIVERY} d SET status = {FAILED}, error_code = u.code, error_title = u.title,
+                             attempts = d.attempts + 1, lease_until = NULL, claim_token = NULL
+                      FROM u WHERE d.id = u.id AND {held} RETURNING d.message_id, u.code, u.title, u.detail
+                    ),
+                    msg AS (
+                      UPDATE {MESSAGE} m SET status = 'failed', status_rank = 5, status_at = now(),
+                             error_code = upd.code, error_title = upd.title, error_detail = upd.detail
+                      FROM upd WHERE m.id = upd.message_id AND m.status_rank < 3
+                    )
+                    SELECT count(*) FROM upd""",  # noqa: S608
+                {
+                    "ids": [f[0] for f in failed],
+                    "codes": [f[1] for f in failed],
+                    "titles": [f[2] for f in failed],
+                    "details": [f[3] for f in failed],
+                    "token": token,
+                },
+            )
+            n_failed = cursor.fetchone()[0]
+            report.failed += n_failed
+            finished += n_failed
+        if retry_ids:
+            cursor.execute(
+                f"""UPDATE {DELIVERY} d SET status = {QUEUED}, attempts = d.attempts + 1,
+                        next_attempt_at = to_timestamp(u.at), lease_until = NULL, claim_token = NULL
+                    FROM unnest(%(ids)s::bigint[], %(at)s::float8[]) AS u(id, at)
+                    WHERE d.id = u.id AND {held}""",  # noqa: S608
+                {"ids": retry_ids, "at": retry_at, "token": token},
+            )
+            report.retry += cursor.rowcount
+            if cursor.rowcount:
+                soonest = min(retry_at) - now
+                report.retry_in = soonest if report.retry_in is None else min(report.retry_in, soonest)
+        if released_ids:
+            skip = status == Broadcast.Status.CANCELLED
+            cursor.execute(
+                f"""UPDATE {DELIVERY} d SET status = %(status)s, skip_reason = %(reason)s,
+                        lease_until = NULL, claim_token = NULL
+                    FROM unnest(%(ids)s::bigint[]) AS u(id) WHERE d.id = u.id AND {held}""",  # noqa: S608
+                {
+                    "ids": released_ids,
+                    "token": token,
+                    "status": SKIPPED if skip else QUEUED,
+                    "reason": "cancelled" if skip else "",
+                },
+            )
+            report.released += cursor.rowcount
+            if skip:
+                report.skipped += cursor.rowcount
+                finished += cursor.rowcount
+                _unsent_messages_delete(broadcast.pk)
+        if stop_reason and status == Broadcast.Status.RUNNING:
+            Broadcast.objects.filter(pk=broadcast.pk).update(
+                status=Broadcast.Status.PAUSED, paused_reason=stop_reason, updated_at=timezone.now()
+            )
+            status = Broadcast.Status.PAUSED
+        if finished:
+            _remaining_move(broadcast.pk, finished)
+        else:
+            Broadcast.objects.filter(pk=broadcast.pk).update(heartbeat_at=timezone.now())
+    return status
+
+
+def _unsent_messages_delete(broadcast_id: int) -> None:
+    """Skipped recipients' messages that never left: removed from the threads (never shown as sent)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH gone AS (
+                  UPDATE {DELIVERY} d SET message_id = NULL
+                  WHERE d.broadcast_id = %s AND d.status = {SKIPPED} AND d.message_id IS NOT NULL
+                  RETURNING d.message_id
+                ) DELETE FROM {MESSAGE} m USING gone WHERE m.id = gone.message_id AND m.status = 'queued'""",  # noqa: S608
+            [broadcast_id],
+        )
+
+
+def _lease_renew(broadcast_id: int, token: int) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} SET lease_until = {_now_sql()} + %s * interval '1 second' "  # noqa: S608
+            f"WHERE broadcast_id = %s AND status = {SENDING} AND claim_token = %s",
+            [int(conf("BROADCAST_LEASE_SECONDS")), broadcast_id, token],
+        )
+
+
+def _next_due_in(broadcast_id: int, lo: int, hi: int) -> float | None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM {DELIVERY} "  # noqa: S608
+            f"WHERE broadcast_id = %s AND id >= %s AND id < %s AND status = {QUEUED}",
+            [broadcast_id, lo, hi],
+        )
+        row = cursor.fetchone()
+    if row is None or row[0] is None:
+        return None
+    return max(0.0, float(row[0]))
+
+
+def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
+    """Sends the due queued recipients of ids [lo, hi) of a running broadcast.
+
+    Call outside any transaction (the sends must not hold one). Safe to run twice or
+    concurrently: only rows this run claimed are sent and recorded. `retry_in` tells the
+    caller when the range has recipients waiting for a retry.
+    """
+    report = ChunkReport()
+    broadcast = Broadcast.objects.select_related("template", "phone_number").filter(pk=broadcast_id).first()
+    if broadcast is None or broadcast.status != Broadcast.Status.RUNNING:
+        return report
+    token = random.getrandbits(62)
+    with transaction.atomic():
+        rows = _claim(broadcast, lo, hi, token)
+        sending = [(r[0], r[1]) for r in rows if r[2] == SENDING]
+        callbacks = _messages_prepare(broadcast, sending) if sending else {}
+    report.claimed = len(rows)
+    report.skipped = len(rows) - len(sending)
+    if not sending:
+        report.retry_in = _next_due_in(broadcast_id, lo, hi)
+        return report
+    attempts = {r[0]: r[3] for r in rows}
+    phone = {r[0]: r[4] for r in rows}
+    template = broadcast.template
+    body_template: dict[str, Any] = {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "type": "template",
+        "template": {"name": template.name, "language": {"code": template.language, "policy": "deterministic"}},
+    }
+    if broadcast.template_parameters:
+        body_template["template"]["components"] = [
+            {"type": "body", "parameters": template_parameters_list(broadcast.template_parameters)}
+        ]
+    number = broadcast.phone_number
+    job = bulk.BulkJob(
+        phone_number_id=number.phone_number_id,
+        access_token=number.access_token,
+        body_template=body_template,
+        items=[bulk.BulkItem(did, phone[did], callbacks[did]) for did, _ in sending],
+        rate=number_rate(number),
+        concurrency=int(conf("BROADCAST_CONCURRENCY")),
+    )
+    bulk.bulk_sender_get().start(job)
+    _drain(broadcast, token, job, attempts, report)
+    due = _next_due_in(broadcast_id, lo, hi)
+    report.retry_in = due if report.retry_in is None or due is None else min(report.retry_in, due)
+    return report
+
+
+def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[int, int], report: ChunkReport) -> None:
+    """Reads the job's results, flushing in batches; stops the job on pause/cancel."""
+    flush_size = int(conf("BROADCAST_FLUSH_SIZE"))
+    flush_every = float(conf("BROADCAST_FLUSH_SECONDS"))
+    lease = int(conf("BROADCAST_LEASE_SECONDS"))
+    expected = len(job.items)
+    seen = 0
+    buffer: list[bulk.BulkResult] = []
+    last_flush = last_renew = time.monotonic()
+    while seen < expected:
+        try:
+            result = job.results.get(timeout=flush_every)
+            buffer.append(result)
+            seen += 1
+        except queue.Empty:
+            if job.done.is_set() and job.results.empty():
+                break
+        clock = time.monotonic()
+        if buffer and (len(buffer) >= flush_size or clock - last_flush >= flush_every or seen >= expected):
+            status = _flush(broadcast, token, buffer, attempts, report)
+            buffer = []
+            last_flush = clock
+            if status != Broadcast.Status.RUNNING:
+                job.stop.set()
+        if clock - last_renew >= lease / 3 and seen < expected:
+            _lease_renew(broadcast.pk, token)
+            last_renew = clock
+    if buffer:
+        _flush(broadcast, token, buffer, attempts, report)
+
+
+# --- pause, resume, cancel ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def broadcast_pause(*, broadcast: Broadcast, reason: str = "") -> Broadcast:
+    """Running → paused. Chunks stop within one batch and put unsent rows back in the queue."""
+    broadcast = _locked(broadcast)
+    if broadcast.status != Broadcast.Status.RUNNING:
+        raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="paused"))
+    broadcast.status = Broadcast.Status.PAUSED
+    broadcast.paused_reason = reason[:255]
+    broadcast.save(update_fields=["status", "paused_reason", "updated_at"])
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_resume(*, broadcast: Broadcast) -> Broadcast:
+    """Paused → running; queued rows are dispatched again."""
+    broadcast = _locked(broadcast)
+    if broadcast.status != Broadcast.Status.PAUSED:
+        raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="resumed"))
+    broadcast.status = Broadcast.Status.RUNNING
+    broadcast.paused_reason = ""
+    broadcast.heartbeat_at = timezone.now()
+    broadcast.save(update_fields=["status", "paused_reason", "heartbeat_at", "updated_at"])
+    _redispatch_queued(broadcast)
+    tasks.broadcast_dispatch_task.delay_on_commit(broadcast.pk, conf("BROADCAST_WINDOW"))
+    return broadcast
+
+
+@transaction.atomic
+def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
+    """Stops for good: queued recipients become skipped now, sending ones within one batch."""
+    broadcast = _locked(broadcast)
+    active = (Broadcast.Status.DRAFT, Broadcast.Status.SCHEDULED, Broadcast.Status.RUNNING, Broadcast.Status.PAUSED)
+    if broadcast.status not in active:
+        raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="cancelled"))
+    broadcast.status = Broadcast.Status.CANCELLED
+    broadcast.completed_at = timezone.now()
+    broadcast.save(update_fields=["status", "completed_at", "updated_at"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} SET status = {SKIPPED}, skip_reason = 'cancelled' "  # noqa: S608
+            f"WHERE broadcast_id = %s AND status = {QUEUED}",
+            [broadcast.pk],
+        )
+        skipped = cursor.rowcount
+    if skipped:
+        _unsent_messages_delete(broadcast.pk)
+        _remaining_move(broadcast.pk, skipped)
+    broadcast.refresh_from_db()
+    return broadcast
+
+
+# --- sweeper --------------------------------------------------------------------------------------
+
+
+def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Beat, per company: recovers what crashed workers and lost messages left behind.
+
+    1. starts scheduled broadcasts whose time has come;
+    2. `sending` rows whose lease expired go back to `queued` (or `skipped` when the
+       broadcast was cancelled) and their ranges are dispatched again;
+    3. a running broadcast without progress for BROADCAST_QUIET_SECONDS is recounted,
+       completed if nothing is left, otherwise its queued rows are dispatched again.
+    `now` may be moved ahead by tests to expire leases at once.
+    """
+    now = now or timezone.now()
+    stats = {"started": 0, "expired": 0, "redispatched": 0, "completed": 0}
+    for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SCHEDULED, scheduled_at__lte=now):
+        try:
+            broadcast_start(broadcast=broadcast, now=now)
+            stats["started"] += 1
+        except (BroadcastStateError, TemplateNotApprovedError) as exc:
+            logger.warning("scheduled broadcast %s not started: %s", broadcast.pk, exc)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""UPDATE {DELIVERY} d SET
+                      status = CASE WHEN b.status = 'cancelled' THEN {SKIPPED} ELSE {QUEUED} END,
+                      skip_reason = CASE WHEN b.status = 'cancelled' THEN 'cancelled' ELSE '' END,
+                      lease_until = NULL, claim_token = NULL
+                    FROM {BROADCAST} b
+                    WHERE b.id = d.broadcast_id AND d.status = {SENDING} AND d.lease_until < %s
+                    RETURNING d.broadcast_id, d.id, d.status""",  # noqa: S608
+                [now],
+            )
+            expired = cursor.fetchall()
+        stats["expired"] = len(expired)
+        by_broadcast: dict[int, list[int]] = {}
+        skipped: dict[int, int] = {}
+        for broadcast_id, delivery_id, status in expired:
+            if status == SKIPPED:
+                skipped[broadcast_id] = skipped.get(broadcast_id, 0) + 1
+            else:
+                by_broadcast.setdefault(broadcast_id, []).append(delivery_id)
+        for broadcast_id, n in skipped.items():
+            _unsent_messages_delete(broadcast_id)
+            _remaining_move(broadcast_id, n)
+        for broadcast in Broadcast.objects.filter(pk__in=list(by_broadcast), status=Broadcast.Status.RUNNING):
+            stats["redispatched"] += _redispatch_queued(broadcast, ids=by_broadcast[broadcast.pk])
+    quiet_before = now - timedelta(seconds=int(conf("BROADCAST_QUIET_SECONDS")))
+    for broadcast in Broadcast.objects.filter(status=Broadcast.Status.RUNNING, heartbeat_at__lt=quiet_before):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT count(*) FROM {DELIVERY} WHERE broadcast_id = %s AND status IN ({QUEUED}, {SENDING})",  # noqa: S608
+                    [broadcast.pk],
+                )
+                left = cursor.fetchone()[0]
+            Broadcast.objects.filter(pk=broadcast.pk).update(remaining=left, heartbeat_at=now)
+            if left == 0:
+                stats["completed"] += int(_complete_if_done(broadcast.pk))
+                continue
+            stats["redispatched"] += _redispatch_queued(broadcast)
+            if (broadcast.dispatch_cursor or 0) <= (broadcast.last_delivery_id or 0):
+                tasks.broadcast_dispatch_task.delay_on_commit(broadcast.pk, conf("BROADCAST_WINDOW"))
+    return stats

@@ -50,7 +50,7 @@ def _setup_env(reuse: bool) -> str:
     os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path="/" + name))
     # Production settings (DEBUG off: no query log, compiled templates) served over plain HTTP.
     os.environ["DEBUG"] = "0"
-    for name, value in {
+    for variable, value in {
         "SECRET_KEY": "bench-only-secret-key-0123456789abcdefghijklmnopqrstuvwxyz",
         "WHATSAPP_APP_SECRET": "bench-app-secret",
         "WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
@@ -59,7 +59,7 @@ def _setup_env(reuse: bool) -> str:
         "CSRF_COOKIE_SECURE": "0",
         "BEHIND_TLS_PROXY": "0",
     }.items():
-        os.environ.setdefault(name, value)
+        os.environ.setdefault(variable, value)
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
     os.environ["CELERY_BROKER_URL"] = "memory://"
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"

@@ -200,32 +200,6 @@ def thread_list_page(*, threads: QuerySet[Thread], after: Position | None, size:
     return list(threads[: size + 1])
 
 
-def thread_list_changed(
-    *,
-    since: datetime,
-    status: str | None = None,
-    assignee: User | None = None,
-    unassigned: bool = False,
-    label: str | None = None,
-    search: str | None = None,
-    limit: int = 100,
-) -> tuple[list[Thread], list[uuid.UUID]]:
-    """Threads changed after `since`: those matching the filters (to show) and the ids of
-    those that no longer match (to remove). One query when nothing changed."""
-    changed = dict(
-        Thread.objects.filter(updated_at__gt=since).order_by("-updated_at").values_list("pk", "public_id")[:limit]
-    )
-    if not changed:
-        return [], []
-    matching = list(
-        thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search).filter(
-            pk__in=changed
-        )
-    )
-    shown = {thread.pk for thread in matching}
-    return matching, [public_id for pk, public_id in changed.items() if pk not in shown]
-
-
 # What a timeline item shows: the provider's payload and the like stay in the database.
 TIMELINE_MESSAGE_FIELDS = (
     "public_id",
@@ -420,8 +394,9 @@ def thread_row_list_changed(
     search: str | None = None,
     limit: int = 100,
 ) -> tuple[list[dict[str, Any]], list[uuid.UUID]]:
-    """`thread_list_changed` as list-row values: the changed rows matching the filters, and
-    the ids of changed threads that no longer match. One query when nothing changed."""
+    """Threads changed after `since`, as list-row values: the changed rows matching the
+    filters (to show) and the ids of changed threads that no longer match (to remove).
+    One query when nothing changed."""
     changed = dict(
         Thread.objects.filter(updated_at__gt=since).order_by("-updated_at").values_list("pk", "public_id")[:limit]
     )

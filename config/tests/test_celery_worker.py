@@ -2,66 +2,36 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from email import message_from_string
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_context
 
 from accounts import tasks
 from accounts.models import Invitation
 from accounts.tests.factories import InvitationFactory
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _test_database_url() -> str:
-    db = connection.settings_dict
-    user = db.get("USER") or "postgres"
-    host = db.get("HOST") or ""
-    if host.startswith("/"):
-        return f"postgres://{user}@/{db['NAME']}?host={host}"
-    return f"postgres://{user}@{host or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+from config.tests.workers import worker_start, worker_stop
 
 
 @pytest.fixture
 def celery_worker_process(tmp_path: Path, personas: object) -> Iterator[Path]:
-    """Starts `celery worker` on this session's queue and test database; yields its mail folder."""
+    """Starts `celery worker` on this session's queues and test database; yields its mail folder."""
     mail_dir = tmp_path / "mail"
-    log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "KONTAKT_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "info",
-             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process = worker_start(
+        tmp_path / "worker.log",
+        env={
+            "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(mail_dir),
+        },
+    )
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text():
-            assert process.poll() is None, "worker exited:\n" + log_path.read_text()
-            assert time.monotonic() < deadline, "worker did not start:\n" + log_path.read_text()
-            time.sleep(0.1)
         yield mail_dir
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        worker_stop(process)
 
 
 @pytest.fixture

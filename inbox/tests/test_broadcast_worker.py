@@ -30,8 +30,8 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from config.celery import app
-from config.tests.test_celery_worker import _test_database_url
 from config.tests.test_celery_worker import committed_db as committed_db  # the fixture
+from config.tests.workers import worker_start, worker_stop
 from inbox.models import Broadcast, Delivery, PhoneNumber, Template
 from inbox.services import broadcasts
 
@@ -95,45 +95,26 @@ def start_worker(tmp_path: Path, sink: Sink) -> Iterator[Callable[..., subproces
     started: list[subprocess.Popen[bytes]] = []
 
     def start(name: str = "w1", broker_url: str | None = None, rate: int = 2000) -> subprocess.Popen[bytes]:
-        log_path = tmp_path / f"{name}.log"
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "inbox.tests.broadcast_worker_settings",
-            "DATABASE_URL": _test_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
-            "KONTAKT_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-            "WHATSAPP_API_BASE": sink.base_url,
-            "BROADCAST_NUMBER_RATE": str(rate),
-            "BROADCAST_CHUNK_SIZE": "200",
-            "BROADCAST_CONCURRENCY": str(CONCURRENCY),
-            "BROADCAST_FLUSH_SIZE": str(FLUSH_SIZE),
-            "LOG_LEVEL": "WARNING",
-        }
-        with log_path.open("w") as log:
-            process = subprocess.Popen(  # noqa: S603
-                [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "info", "-n",
-                 f"{name}@%h", "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.TEST_BROADCAST_QUEUE}",
-                 "--without-mingle", "--without-gossip"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        process = worker_start(
+            tmp_path / f"{name}.log",
+            name=name,
+            settings_module="inbox.tests.broadcast_worker_settings",
+            env={
+                "CELERY_BROKER_URL": broker_url or settings.CELERY_BROKER_URL,
+                "WHATSAPP_API_BASE": sink.base_url,
+                "BROADCAST_NUMBER_RATE": str(rate),
+                "BROADCAST_CHUNK_SIZE": "200",
+                "BROADCAST_CONCURRENCY": str(CONCURRENCY),
+                "BROADCAST_FLUSH_SIZE": str(FLUSH_SIZE),
+                "LOG_LEVEL": "WARNING",
+            },
+        )
         started.append(process)
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text():
-            assert process.poll() is None, "worker exited:\n" + log_path.read_text()
-            assert time.monotonic() < deadline, "worker did not start:\n" + log_path.read_text()
-            time.sleep(0.1)
         return process
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        worker_stop(process)
 
 
 @dataclass

@@ -3,28 +3,22 @@ claimed by the beat task from the public schema and sent in the company's schema
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from config.tests.test_celery_worker import _test_database_url
+from config.tests.workers import worker_start, worker_stop
 from conftest import Persona
 from inbox import tasks
 from inbox.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from inbox.services import events
 from inbox.tests.factories_webhooks import WebhookSubscriptionFactory
 from inbox.tests.webhook_receiver import Receiver, Reply, signature_verify
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -38,33 +32,13 @@ def committed_db(django_db_setup: None, django_db_blocker: pytest.FixtureRequest
 
 @pytest.fixture
 def worker(tmp_path: Path, personas: object) -> Iterator[Path]:
-    """`celery worker` on this session's queue and test database, private targets allowed."""
+    """`celery worker` on this session's queues and test database, private targets allowed."""
     log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings_test",
-        "DATABASE_URL": _test_database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "KONTAKT_TEST_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
-        "WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1",
-    }
-    with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "-P", "solo", "-l", "info",
-             "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-mingle", "--without-gossip"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process = worker_start(log_path, env={"WEBHOOKS_ALLOW_PRIVATE_TARGETS": "1"})
     try:
-        deadline = time.monotonic() + 60
-        while "ready." not in log_path.read_text():
-            assert process.poll() is None, "worker exited:\n" + log_path.read_text()
-            assert time.monotonic() < deadline, "worker did not start:\n" + log_path.read_text()
-            time.sleep(0.1)
         yield log_path
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        worker_stop(process)
 
 
 def _wait_until(condition: Callable[[], bool], log_path: Path, timeout: float = 30.0) -> None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inbox.models import ConsentEvent, Contact, Message, Note, PhoneNumber, Template, Thread
-from inbox.window import window_expires_at
+from inbox.window import WINDOW, window_expires_at
 
 
 def iso(value: datetime | None) -> str | None:
@@ -63,6 +63,62 @@ def thread_data(thread: Thread) -> dict[str, Any]:
     }
 
 
+# A page of the thread list is built from values rows, not model instances: four models
+# per row (thread, contact, number, agent) plus a labels prefetch cost two thirds of the
+# request (bench/inbox.py). `thread_row_data` must build exactly what `thread_data` builds
+# (inbox/tests/test_api_objects.py compares the two).
+THREAD_ROW_FIELDS = (
+    "id",
+    "public_id",
+    "status",
+    "unread_count",
+    "last_message_at",
+    "last_inbound_at",
+    "snoozed_until",
+    "created_at",
+    "contact__public_id",
+    "contact__phone",
+    "contact__name",
+    "contact__profile_name",
+    "phone_number__public_id",
+    "phone_number__display_number",
+    "assignee__public_id",
+    "assignee__name",
+    "assignee__email",
+    "label_names",
+)
+
+
+def thread_row_data(row: dict[str, Any]) -> dict[str, Any]:
+    """`thread_data` of a `selectors.thread_row_list_api` row."""
+    last_inbound = row["last_inbound_at"]
+    assignee_id = row["assignee__public_id"]
+    return {
+        "id": str(row["public_id"]),
+        "contact": {
+            "id": str(row["contact__public_id"]),
+            "phone": row["contact__phone"],
+            "name": row["contact__name"] or row["contact__profile_name"],
+        },
+        "phone_number": {
+            "id": str(row["phone_number__public_id"]),
+            "display_number": row["phone_number__display_number"],
+        },
+        "status": row["status"],
+        "assignee": (
+            {"id": str(assignee_id), "name": row["assignee__name"] or row["assignee__email"]}
+            if assignee_id is not None
+            else None
+        ),
+        "labels": sorted(row["label_names"]),
+        "unread": row["unread_count"],
+        "last_message_at": iso(row["last_message_at"]),
+        "window_expires_at": iso(last_inbound + WINDOW if last_inbound is not None else None),
+        "snoozed_until": iso(row["snoozed_until"]),
+        "created_at": iso(row["created_at"]),
+    }
+
+
 def message_data(message: Message) -> dict[str, Any]:
     error = None
     if message.status == Message.Status.FAILED or message.error_code is not None:
@@ -100,6 +156,82 @@ def message_data(message: Message) -> dict[str, Any]:
         "created_at": iso(message.created_at),
         "status_at": iso(message.status_at),
     }
+
+
+# A page of a thread's messages, likewise from values rows (`message_data` must agree).
+MESSAGE_ROW_FIELDS = (
+    "id",
+    "public_id",
+    "thread__public_id",
+    "direction",
+    "type",
+    "text",
+    "template_name",
+    "template_language",
+    "template_parameters",
+    "template_category",
+    "media_id",
+    "media_file",
+    "media_status",
+    "media_mime_type",
+    "media_filename",
+    "status",
+    "error_code",
+    "error_title",
+    "error_detail",
+    "wamid",
+    "sent_by__public_id",
+    "sent_by__name",
+    "sent_by__email",
+    "created_at",
+    "status_at",
+)
+
+
+def message_row_data(row: dict[str, Any]) -> dict[str, Any]:
+    """`message_data` of a `selectors.message_row_list_for_thread` row."""
+    kind = row["type"]
+    error = None
+    if row["status"] == Message.Status.FAILED or row["error_code"] is not None:
+        error = {"code": row["error_code"], "title": row["error_title"], "detail": row["error_detail"]}
+    template = None
+    if kind == Message.Type.TEMPLATE:
+        template = {
+            "name": row["template_name"],
+            "language": row["template_language"],
+            "parameters": row["template_parameters"],
+            "category": row["template_category"],
+        }
+    media = None
+    if row["media_id"] or row["media_file"] or row["media_status"]:
+        media = {
+            "mime_type": row["media_mime_type"],
+            "filename": row["media_filename"],
+            "caption": row["text"] if kind in (Message.Type.IMAGE, Message.Type.DOCUMENT) else "",
+            "status": row["media_status"] or None,
+            "url": _media_storage().url(row["media_file"]) if row["media_file"] else None,
+        }
+    sender_id = row["sent_by__public_id"]
+    sender = {"id": str(sender_id), "name": row["sent_by__name"] or row["sent_by__email"]} if sender_id else None
+    return {
+        "id": str(row["public_id"]),
+        "thread": str(row["thread__public_id"]),
+        "direction": row["direction"],
+        "type": kind,
+        "text": row["text"],
+        "template": template,
+        "media": media,
+        "status": row["status"],
+        "error": error,
+        "wamid": row["wamid"],
+        "sent_by": sender,
+        "created_at": iso(row["created_at"]),
+        "status_at": iso(row["status_at"]),
+    }
+
+
+def _media_storage() -> Any:
+    return Message._meta.get_field("media_file").storage  # type: ignore[attr-defined]
 
 
 # --- objects of the REST API only (inbox/api/) ----------------------------------------------

@@ -7,17 +7,20 @@ exist in this schema, so it looks exactly like a missing one).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import CharField, Count, F, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import BooleanField, CharField, Count, F, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.http import Http404
 
 from accounts.models import User
+from inbox import representations
 from inbox.models import CannedReply, ConsentEvent, Contact, Label, Message, Note, PhoneNumber, Template, Thread
 from tenants.models import Company, PhoneNumberRoute
 
@@ -70,7 +73,11 @@ def thread_list(
     if label:
         qs = qs.filter(labels__name=label)
     if search and search.strip():
-        qs = qs.filter(pk__in=_thread_ids_matching(search.strip()))
+        term = search.strip()
+        if _search_term_is_common(term):
+            qs = qs.filter(_thread_matches(term))
+        else:
+            qs = qs.filter(pk__in=_thread_ids_matching(term))
     return qs.order_by("-last_message_at", "-id")
 
 
@@ -85,6 +92,53 @@ _THREAD_SEARCH_SQL = (  # constants only; the search term is always a parameter
 )
 
 
+# Two plans, because no single one is fast for both kinds of term (bench/inbox.py, 100k
+# threads / 5M messages):
+# - a rare term (a name, a booking reference): collect the matching threads through the
+#   trigram indexes, then sort that small set — milliseconds; walking the threads instead
+#   would read every message of every thread (seconds).
+# - a common term ("delay", a word in most messages): the trigram indexes hand back
+#   hundreds of thousands of rows to collect and sort (3.8 s for a word in all 5M), while
+#   walking the threads newest first and testing each one's messages fills a page after a
+#   few dozen threads.
+# PostgreSQL's own row estimate for the LIKE (from the statistics ANALYZE keeps on the
+# indexed UPPER() expressions) tells the two apart for the price of one EXPLAIN (< 1 ms).
+# Above this many estimated matching rows the walk wins: collecting costs ~1 µs a row.
+COMMON_TERM_ROWS = 20_000
+_THREAD_MATCH_SQL = (  # constants only; the search term is always a parameter
+    "EXISTS (SELECT 1 FROM inbox_message m WHERE m.thread_id = inbox_thread.id "  # noqa: S608
+    "AND UPPER(m.text) LIKE UPPER(%s)) OR EXISTS (SELECT 1 FROM inbox_contact c "
+    f"WHERE c.id = inbox_thread.contact_id AND {CONTACT_SEARCH_EXPR} LIKE UPPER(%s))"
+)
+_ESTIMATE_SQL = (
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_message m WHERE UPPER(m.text) LIKE UPPER(%s)",
+    f"EXPLAIN (FORMAT JSON) SELECT 1 FROM inbox_contact c WHERE {CONTACT_SEARCH_EXPR} LIKE UPPER(%s)",  # noqa: S608
+)
+
+
+def _search_term_is_common(term: str) -> bool:
+    """True when PostgreSQL expects the term in so many messages or contacts that walking
+    the threads in order beats collecting the matches (see COMMON_TERM_ROWS)."""
+    pattern = _like_pattern(term)
+    return any(_plan_rows(sql, pattern) > COMMON_TERM_ROWS for sql in _ESTIMATE_SQL)
+
+
+def _plan_rows(sql: str, pattern: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pattern])
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):  # EXPLAIN's json arrives as text
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def _thread_matches(term: str) -> RawSQL:
+    """The condition "this thread's messages, or its contact, contain `term`", tested per
+    thread while walking threads in order (the plan for common terms)."""
+    pattern = _like_pattern(term)
+    return RawSQL(_THREAD_MATCH_SQL, [pattern, pattern], output_field=BooleanField())  # noqa: S611
+
+
 def _like_pattern(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -96,9 +150,22 @@ def _thread_ids_matching(term: str) -> RawSQL:
     return RawSQL(_THREAD_SEARCH_SQL, [pattern, pattern])  # noqa: S611  # parameters, not interpolation
 
 
-def message_list_for_thread(*, thread: Thread) -> QuerySet[Message]:
-    """The thread's messages, newest first."""
-    return Message.objects.filter(thread=thread).select_related("sent_by", "thread").order_by("-created_at", "-id")
+def message_row_list_for_thread(*, thread_id: int) -> QuerySet[Any]:
+    """The thread's messages newest first, as values rows for `representations.message_row_data`."""
+    return (
+        Message.objects.filter(thread_id=thread_id)
+        .order_by("-created_at", "-id")
+        .values(*representations.MESSAGE_ROW_FIELDS)
+    )
+
+
+def thread_id_get(*, public_id: Any) -> int:
+    """The primary key of the thread with this id in the current company, or Http404: for
+    views that only need to know the thread exists."""
+    found = Thread.objects.filter(public_id=_uuid(public_id)).values_list("id", flat=True).first()
+    if found is None:
+        raise Http404("Not found.")
+    return found
 
 
 def message_get(*, public_id: Any) -> Message:
@@ -304,20 +371,29 @@ def thread_list_for_contact(*, contact: Contact, exclude: Thread | None = None, 
 # --- the REST API (inbox/api/) --------------------------------------------------------------
 
 
-def thread_list_by_activity(
+def thread_row_list_api(
     *,
     status: str | None = None,
     assignee: User | None = None,
     unassigned: bool = False,
     label: str | None = None,
     search: str | None = None,
-) -> QuerySet[Thread]:
-    """`thread_list`, annotated with `activity_at` (the last message's time) and ordered by
-    it, for the API's keyset pager."""
-    threads = thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
-    # last_message_at is set when a thread is made (threads.thread_get_or_create), so the
-    # sort key is never NULL and the (last_message_at, id) index serves the keyset page.
-    return threads.annotate(activity_at=F("last_message_at")).order_by("-activity_at", "-id")
+) -> QuerySet[Any]:
+    """`thread_list` as values rows for `representations.thread_row_data`, annotated with
+    `activity_at` (the last message's time) and ordered by it, for the API's keyset pager.
+
+    last_message_at is set when a thread is made (threads.thread_get_or_create), so the sort
+    key is never NULL and the (last_message_at, id) index serves the keyset page.
+    """
+    rows = thread_row_list(
+        status=status,
+        assignee=assignee,
+        unassigned=unassigned,
+        label=label,
+        search=search,
+        fields=representations.THREAD_ROW_FIELDS,
+    )
+    return rows.annotate(activity_at=F("last_message_at")).order_by("-activity_at", "-id")
 
 
 def note_list_for_thread_api(*, thread: Thread) -> QuerySet[Note]:
@@ -371,17 +447,14 @@ def thread_row_list(
     unassigned: bool = False,
     label: str | None = None,
     search: str | None = None,
+    fields: tuple[str, ...] = THREAD_ROW_FIELDS,
 ) -> QuerySet[Any]:
     """`thread_list` as the values a list row shows, label names included: one query, no
     model instances (a page of rows costs a third of the same page as objects)."""
     names = Label.objects.filter(threads=OuterRef("pk")).order_by("name").values("name")
     threads = thread_list(status=status, assignee=assignee, unassigned=unassigned, label=label, search=search)
-    return (
-        threads.select_related(None)
-        .prefetch_related(None)
-        .annotate(label_names=ArraySubquery(names))
-        .values(*THREAD_ROW_FIELDS)
-    )
+    threads = threads.select_related(None).prefetch_related(None)
+    return threads.annotate(label_names=ArraySubquery(names)).values(*fields)
 
 
 def thread_row_list_changed(

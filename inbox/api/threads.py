@@ -70,14 +70,14 @@ class ThreadListApi(APIView):
         assignee_param = data.get("assignee", "")
         unassigned = assignee_param.lower() == "none"
         assignee = _agent_or_invalid("assignee", assignee_param) if assignee_param and not unassigned else None
-        thread_list = selectors.thread_list_by_activity(
+        rows = selectors.thread_row_list_api(
             status=data.get("status"),
             assignee=assignee,
             unassigned=unassigned,
             label=data.get("label") or None,
             search=data.get("search") or None,
         )
-        return page_response(self, request, thread_list, representations.thread_data)
+        return page_response(self, request, rows, representations.thread_row_data)
 
 
 class ThreadDetailApi(APIView):
@@ -159,9 +159,8 @@ class ThreadMessageListApi(APIView):
         responses={200: MessageObject(many=True), **error_responses(401, 403, 404, 429)},
     )
     def get(self, request: Request, id: uuid.UUID) -> Response:
-        thread = selectors.thread_get(public_id=id)
-        messages = selectors.message_list_for_thread(thread=thread)
-        return page_response(self, request, messages, representations.message_data)
+        rows = selectors.message_row_list_for_thread(thread_id=selectors.thread_id_get(public_id=id))
+        return page_response(self, request, rows, representations.message_row_data)
 
 
 class NoteListApi(APIView):

@@ -79,3 +79,74 @@ def test_paths_end_with_a_slash_as_the_contract_writes_them() -> None:
     # then
     routes = [str(p.pattern) for p in api.url_patterns if isinstance(p, URLPattern)]  # type: ignore[attr-defined]
     assert all(route.endswith("/") for route in routes if route != "me")
+
+
+def test_thread_rows_build_the_same_object_as_threads(tenant_a: Company) -> None:
+    # given threads with and without an assignee, labels, a customer message, a snooze
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inbox import selectors
+
+    agent = User.objects.filter(is_active=True).first()
+    bare = ThreadFactory(contact=ContactFactory(name="", profile_name="Profile Only"))
+    now = timezone.now()
+    busy = ThreadFactory(assignee=agent, last_inbound_at=now, snoozed_until=now + timedelta(hours=1))
+    threads.thread_update(thread=busy, labels=["vip", "Billing", "amber"])
+    # when
+    rows = {row["id"]: row for row in selectors.thread_row_list_api() if row["id"] in (bare.pk, busy.pk)}
+    # then
+    for thread in (bare, busy):
+        expected = representations.thread_data(selectors.thread_get(public_id=thread.public_id))
+        assert representations.thread_row_data(rows[thread.pk]) == expected
+
+
+def test_message_rows_build_the_same_object_as_messages(tenant_a: Company) -> None:
+    # given one thread's text, template, media and failed messages, one sent by an agent
+    from django.core.files.base import ContentFile
+
+    from inbox import selectors
+    from inbox.models import Message
+
+    agent = User.objects.filter(is_active=True).first()
+    thread = ThreadFactory()
+    made = [
+        MessageFactory(thread=thread),
+        MessageFactory(
+            thread=thread,
+            direction=Message.Direction.OUTBOUND,
+            type=Message.Type.TEMPLATE,
+            status=Message.Status.READ,
+            sent_by=agent,
+            template_name="order_shipped",
+            template_language="en",
+            template_parameters=["Ann", "A-17"],
+            template_category="utility",
+        ),
+        MessageFactory(
+            thread=thread,
+            type=Message.Type.IMAGE,
+            text="the receipt",
+            media_id="media-1",
+            media_mime_type="image/jpeg",
+            media_filename="receipt.jpg",
+            media_status="ready",
+            media_file=ContentFile(b"\xff\xd8\xff", name="receipt.jpg"),
+        ),
+        MessageFactory(
+            thread=thread,
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.FAILED,
+            error_code=131026,
+            error_title="Message undeliverable",
+            error_detail="The number is not on WhatsApp.",
+        ),
+    ]
+    # when
+    rows = {row["id"]: row for row in selectors.message_row_list_for_thread(thread_id=thread.pk)}
+    # then
+    assert len(rows) == len(made)
+    for message in made:
+        expected = representations.message_data(selectors.message_get(public_id=message.public_id))
+        assert representations.message_row_data(rows[message.pk]) == expected

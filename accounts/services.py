@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.models import ApiKey, Invitation, User
+from billing import services as billing
 from tenants.models import Company
 from tenants.services import company_url
 
@@ -131,6 +132,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     _owner_change_check(actor=actor, role=user.role)
     if user.is_active:
         return user
+    billing.limits_reserve(company=_company_current(), kind=billing.KIND_AGENT)
     user.is_active = True
     user.deactivated_at = None
     user.save(update_fields=["is_active", "deactivated_at"])
@@ -175,6 +177,8 @@ def invitation_create(*, actor: User, email: str, role: str) -> Invitation:
         raise ValidationError({"email": [message]})
     now = timezone.now()
     Invitation.objects.filter(_invitation_pending_q(), email=email).update(revoked_at=now)
+    # An open invitation holds a seat: the plan's agent limit counts it (PlanLimitExceeded).
+    billing.limits_reserve(company=_company_current(), kind=billing.KIND_AGENT)
     invitation = Invitation(
         email=email,
         role=role,

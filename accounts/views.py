@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts import forms, selectors, services, throttle
 from accounts.errors import InvitationUnusableError
 from accounts.models import User
+from billing.errors import PlanLimitExceeded
 from tenants.services import company_url
 
 View = Callable[..., HttpResponse]
@@ -159,6 +160,8 @@ def agent_invite(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as exc:
             _form_errors_add(form, exc)
+        except PlanLimitExceeded as exc:
+            form.add_error(None, exc.message)
         else:
             messages.success(request, f"An invitation is on its way to {invitation.email}.")
             return redirect("settings_team")
@@ -188,6 +191,8 @@ def agent_reactivate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
         services.user_reactivate(actor=actor, user=member)
     except ValidationError as exc:
         _flash_refusal(request, exc)
+    except PlanLimitExceeded as exc:
+        messages.error(request, exc.message)
     else:
         messages.success(request, f"{member} can log in again.")
     return redirect("settings_team")

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from billing.errors import PlanLimitExceeded
 from config.parsers import TOO_LARGE_MESSAGE, RequestTooLarge
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ def _from_django(exc: Exception) -> Exception:
         return exceptions.PermissionDenied(*exc.args)
     if isinstance(exc, RequestDataTooBig):
         return RequestTooLarge()
+    if isinstance(exc, PlanLimitExceeded):
+        return ApiError(402, "plan_limit_exceeded", exc.message, exc.details)
     return exc
 
 

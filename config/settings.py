@@ -283,8 +283,11 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "PAGE_SIZE": 50,
 }
-# Requests per minute per API key (the plan's figure replaces this once billing lands).
-API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 300)
+# Requests per minute per API key come from the company's plan; this, when not 0, caps every
+# plan's figure (an operator's brake).
+API_RATE_PER_MINUTE = envint("API_RATE_PER_MINUTE", 0)
+# Billing (docs/billing.md): an owner's plan-change request is approved at once (demo mode).
+BILLING_PLAN_CHANGES_INSTANT = envbool("BILLING_PLAN_CHANGES_INSTANT", DEBUG)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Kontakt API",
     "DESCRIPTION": "REST API of a Kontakt company. Authenticate with `Authorization: Bearer <api key>`.",
@@ -346,6 +349,12 @@ CELERY_BEAT_SCHEDULE = {
         "args": ["inbox.tasks.broadcast_sweep_task"],
         "options": {"expires": 25},
     },
+    # Billing: last month's invoices, early on the 1st (idempotent; hourly so a missed run catches up).
+    "invoices-issue": {
+        "task": "billing.tasks.invoices_issue_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
     "threads-wake-snoozed": {
         "task": "tenants.tasks.companies_fanout_task",
         "schedule": 60.0,
@@ -371,3 +380,13 @@ BROADCAST_CONCURRENCY = envint("BROADCAST_CONCURRENCY", 64)
 BROADCAST_LEASE_SECONDS = envint("BROADCAST_LEASE_SECONDS", 60)
 BROADCAST_QUIET_SECONDS = envint("BROADCAST_QUIET_SECONDS", 120)
 BROADCAST_MAX_ATTEMPTS = envint("BROADCAST_MAX_ATTEMPTS", 8)
+# Circuit breaker (inbox/services/broadcast_breaker.py): a broadcast pauses itself when more
+# than this share of its last BROADCAST_BREAKER_SAMPLE finished messages failed (per broadcast
+# `failure_threshold` overrides it), or on a burst of one campaign-level error code.
+BROADCAST_FAILURE_THRESHOLD = float(env("BROADCAST_FAILURE_THRESHOLD", "0.2"))
+BROADCAST_BREAKER_SAMPLE = envint("BROADCAST_BREAKER_SAMPLE", 200)
+BROADCAST_BREAKER_MIN_SAMPLE = envint("BROADCAST_BREAKER_MIN_SAMPLE", 50)
+BROADCAST_BREAKER_BURST = envint("BROADCAST_BREAKER_BURST", 10)
+BROADCAST_BREAKER_THROTTLE_SECONDS = envint("BROADCAST_BREAKER_THROTTLE_SECONDS", 120)
+# A canary's hold when the broadcast names none.
+BROADCAST_CANARY_HOLD_SECONDS = envint("BROADCAST_CANARY_HOLD_SECONDS", 600)

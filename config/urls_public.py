@@ -13,6 +13,8 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("webhooks/whatsapp/", webhook.whatsapp_webhook, name="whatsapp_webhook"),
+    path("verify/", views.verify_page, name="verify"),
+    path("api/public/verify", views.verify_api, name="verify_api"),
 ]
 
 handler400 = "config.api.handler400"

@@ -90,6 +90,7 @@ def _message_item(message: Message) -> dict[str, Any]:
         "outbound": outbound,
         "watch": outbound and message.status in WATCHED_STATUSES,
         "sender": message.sent_by.get_short_name() if message.sent_by else "",
+        "identity": (message.sender_identity or {}) if outbound else {},  # snapshot at send time
         "type": kind,
         "is_media": kind in MEDIA_TYPES,
         "type_display": MESSAGE_TYPE_DISPLAY.get(kind, kind),

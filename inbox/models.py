@@ -484,13 +484,28 @@ class Broadcast(models.Model):
         LABELS = "labels", "Contacts with any of these labels"
         FILTER = "filter", "Contacts whose attributes match"
         BROADCAST = "broadcast", "Recipients of another broadcast"
+        CSV = "csv", "Recipients of an uploaded CSV file"
+
+    class PausedCode(models.TextChoices):
+        MANUAL = "manual", "Paused by a person"
+        FAILURE_RATE = "failure_rate", "Failure rate above the threshold"
+        ERROR_BURST = "error_burst", "A burst of one error code"
+        THROTTLED = "throttled", "The provider kept refusing for rate limits"
+        PROVIDER_STOP = "provider_stop", "An account or template error from the provider"
+        TEMPLATE = "template_paused", "The template was paused or disabled"
+        CANARY = "canary_failed", "The canary failed"
+
+    class Phase(models.TextChoices):
+        NONE = "", "Sending"
+        CANARY = "canary", "Sending the canary"
+        CANARY_HOLD = "canary_hold", "Waiting for the canary's statuses"
 
     public_id = _public_id()
     name = models.CharField(max_length=200)
     template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="broadcasts")
     template_parameters = models.JSONField(default=list, blank=True)
     phone_number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="broadcasts")
-    audience = models.JSONField(default=dict, help_text='{"type": "all"|"labels"|"filter"|"broadcast", ...}')
+    audience = models.JSONField(default=dict, help_text='{"type": "all"|"labels"|"filter"|"broadcast"|"csv", ...}')
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     paused_reason = models.CharField(max_length=255, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -503,6 +518,26 @@ class Broadcast(models.Model):
     dispatch_cursor = models.BigIntegerField(null=True, blank=True)
     # Last time a chunk recorded progress: the sweeper tops up a broadcast that went quiet.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # --- canary and circuit breaker (docs/broadcasts.md, "Canary and circuit breaker") ---
+    # Why the broadcast paused itself, for machines (`paused_reason` is for people).
+    paused_code = models.CharField(max_length=32, choices=PausedCode.choices, blank=True, default="")
+    # Optional canary: the first `canary_count` recipients (or `canary_percent` %, at least
+    # one) are sent, then the broadcast holds `canary_hold_seconds` for statuses and the
+    # breaker judges them before the rest goes out. `canary_end_id` is the first delivery
+    # id after the canary (ids are dense per snapshot), fixed when the broadcast starts.
+    canary_count = models.PositiveIntegerField(null=True, blank=True)
+    canary_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    canary_hold_seconds = models.PositiveIntegerField(default=0)
+    canary_end_id = models.BigIntegerField(null=True, blank=True)
+    phase = models.CharField(max_length=16, choices=Phase.choices, blank=True, default="")
+    phase_until = models.DateTimeField(null=True, blank=True)
+    # Failure rate (0-1] over the breaker's sample that pauses the broadcast; NULL: the
+    # BROADCAST_FAILURE_THRESHOLD setting. The sample counts deliveries from
+    # `breaker_from_id` on (moved to the dispatch cursor by a resume, so it starts afresh).
+    failure_threshold = models.FloatField(null=True, blank=True)
+    breaker_from_id = models.BigIntegerField(null=True, blank=True)
+    # Since when every answer has been a throughput/pair-limit refusal (cleared by a success).
+    throttled_since = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -564,6 +599,10 @@ class Delivery(models.Model):
     error_code = models.IntegerField(null=True, blank=True)
     error_title = models.CharField(max_length=255, blank=True, default="", db_default="")
     sent_at = models.DateTimeField(null=True, blank=True)
+    # This recipient's own template parameters, resolved by the snapshot from contact
+    # fields and CSV columns; NULL when the broadcast's parameters name none (the chunk
+    # then sends `Broadcast.template_parameters` as they are).
+    parameters = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["broadcast", "contact"], name="delivery_one_per_contact")]
@@ -576,3 +615,70 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} of broadcast {self.broadcast_id}"
+
+
+class AudienceUpload(models.Model):
+    """A CSV file of recipients (phone + per-recipient variables), imported as a whole.
+
+    The file itself is not kept: its accepted rows are `AudienceUploadRow`s, written with
+    this row in one transaction, so an upload is either complete or absent. `columns` are
+    the file's variable columns (every header but `phone`/`opt_in`), in file order;
+    `errors` keeps the first rejected lines (`{"line", "message"}`) for the UI, while
+    `error_count` counts them all. Uploading a CSV is not consent (docs/broadcasts.md).
+    """
+
+    public_id = _public_id()
+    original_name = models.CharField(max_length=255, blank=True)
+    columns = models.JSONField(default=list, blank=True)
+    rows_accepted = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    # Of the rejected lines, those with an unusable phone and those repeating an earlier
+    # line's phone: the dry run's `invalid_phone` and `duplicate` exclusions.
+    invalid_phone_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    opt_ins_recorded = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.original_name or f"upload {self.public_id}"
+
+
+class AudienceUploadRow(models.Model):
+    """One accepted line of an upload: the recipient and the values of its variable columns.
+
+    Like `Delivery`, the foreign keys carry no database constraint: a million rows are
+    inserted in batches inside one transaction, and per-row RI triggers would double the
+    cost. The unique (upload, phone) constraint is also the upload's index; `contact` is
+    the contact matched or created by phone when the file was imported.
+    """
+
+    upload = models.ForeignKey(
+        AudienceUpload, on_delete=models.CASCADE, related_name="rows", db_constraint=False, db_index=False
+    )
+    line = models.PositiveIntegerField()
+    phone = models.CharField(max_length=20)
+    contact = models.ForeignKey(
+        Contact,
+        on_delete=models.DO_NOTHING,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    variables = models.JSONField(default=dict, blank=True)
+    opt_in = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["upload", "line"]
+        constraints = [models.UniqueConstraint(fields=["upload", "phone"], name="audience_upload_row_one_per_phone")]
+
+    def __str__(self) -> str:
+        return f"line {self.line} of upload {self.upload_id}"

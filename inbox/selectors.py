@@ -270,6 +270,7 @@ def thread_list_page(*, threads: QuerySet[Thread], after: Position | None, size:
 # What a timeline item shows: the provider's payload and the like stay in the database.
 TIMELINE_MESSAGE_FIELDS = (
     "public_id",
+    "sender_identity",
     "thread_id",
     "direction",
     "type",

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
+from billing.errors import PlanLimitExceeded
 from inbox import display, forms, presence, selectors
 from inbox.errors import InboxError
 from inbox.models import Label, Message, Thread
@@ -53,8 +54,8 @@ def _bad_request(form: Any) -> HttpResponse:
     )
 
 
-def _first_error(exc: ValidationError | InboxError) -> str:
-    if isinstance(exc, InboxError):
+def _first_error(exc: ValidationError | InboxError | PlanLimitExceeded) -> str:
+    if isinstance(exc, InboxError | PlanLimitExceeded):
         return exc.message
     return exc.messages[0] if exc.messages else "That did not work."
 
@@ -282,7 +283,7 @@ def thread_reply(request: HttpRequest, public_id: str) -> HttpResponse:
     if form.is_valid():
         try:
             message_services.message_send(thread=thread, sender=agent, **form.send_arguments())
-        except (ValidationError, InboxError) as exc:
+        except (ValidationError, InboxError, PlanLimitExceeded) as exc:
             composer_error = _reply_errors_add(form, exc)
         else:
             if _is_htmx(request):
@@ -295,7 +296,7 @@ def thread_reply(request: HttpRequest, public_id: str) -> HttpResponse:
     return _back_to_thread(thread)
 
 
-def _reply_errors_add(form: forms.ReplyForm, exc: ValidationError | InboxError) -> str:
+def _reply_errors_add(form: forms.ReplyForm, exc: ValidationError | InboxError | PlanLimitExceeded) -> str:
     """Puts a refused send's reasons on the reply form's fields; answers the first one."""
     if isinstance(exc, ValidationError) and hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
@@ -320,7 +321,7 @@ def thread_reply_template(request: HttpRequest, public_id: str) -> HttpResponse:
                 template=form.templates[form.cleaned_data["template"]],
                 template_parameters=form.cleaned_data["parameters"],
             )
-        except (ValidationError, InboxError) as exc:
+        except (ValidationError, InboxError, PlanLimitExceeded) as exc:
             form.add_error(None, _first_error(exc))
         else:
             if _is_htmx(request):

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.views import team_manager_required
+from billing.errors import PlanLimitExceeded
 from inbox import selectors
 from inbox.services import numbers
 
@@ -60,6 +61,9 @@ def settings_numbers(request: HttpRequest) -> HttpResponse:
         for field, errors in exc.message_dict.items():
             form.add_error(field if field in form.fields else None, errors)
         return _page(request, form, status=400)
+    except PlanLimitExceeded as exc:
+        form.add_error(None, exc.message)
+        return _page(request, form, status=402)
     messages.success(request, f"Connected {number.display_number}.")
     return redirect("settings_numbers")
 

@@ -13,24 +13,19 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
-from billing.models import Plan
 from inbox.models import WebhookDelivery, WebhookEvent, WebhookSubscription
 from tenants.models import Company
 
 
 def company_webhooks_allowed(company: Company) -> bool:
-    """Whether the company's plan includes outgoing webhooks.
-
-    ARCHITECTURE.md: free has none, enterprise has them. Decided by plan code until
-    billing gives Plan a field for it (e.g. `has_outgoing_webhooks`); then this reads it.
-    """
-    return company.plan is not None and company.plan.code == Plan.Code.ENTERPRISE
+    """Whether the company's plan includes outgoing webhooks (the plan row's flag)."""
+    return company.plan is not None and company.plan.outgoing_webhooks
 
 
 def company_list_with_webhooks() -> QuerySet[Company]:
     """Companies whose schemas may hold webhook events to deliver (same rule as above)."""
     return Company.objects.filter(
-        status__in=(Company.Status.ACTIVE, Company.Status.SUSPENDED), plan__code=Plan.Code.ENTERPRISE
+        status__in=(Company.Status.ACTIVE, Company.Status.SUSPENDED), plan__outgoing_webhooks=True
     ).order_by("id")
 
 

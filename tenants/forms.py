@@ -36,3 +36,26 @@ class SignupForm(forms.Form):
             except forms.ValidationError as exc:
                 self.add_error("password", exc)
         return cleaned
+
+
+class BusinessProfileForm(forms.Form):
+    """The owner's business details (shape only; tenants.verification checks the rules)."""
+
+    legal_name = forms.CharField(max_length=200, label="Legal name", help_text="As in the commercial register.")
+    display_name = forms.CharField(
+        max_length=100, label="Display name", help_text="The name customers see next to your messages."
+    )
+    website = forms.CharField(max_length=200, required=False, label="Website", help_text="e.g. https://example.com")
+    registration_number = forms.CharField(max_length=64, label="Registration number", help_text="e.g. HRB 12345")
+    address = forms.CharField(max_length=1000, widget=forms.Textarea(attrs={"rows": 3}), label="Registered address")
+    verify_links_enabled = forms.BooleanField(
+        required=False,
+        label="Add a verify link to template messages",
+        help_text="Templates with a URL button to /verify/{{1}} get a signed link customers can check.",
+    )
+
+
+class RejectionForm(forms.Form):
+    """An operator's reason for a rejection, a suspension or a template decision."""
+
+    reason = forms.CharField(max_length=2000, widget=forms.Textarea(attrs={"rows": 3}), label="Reason")

@@ -31,7 +31,7 @@ from django_tenants.utils import schema_context
 from accounts.models import User
 from billing.selectors import plan_get
 from tenants import tasks
-from tenants.models import Company, Domain
+from tenants.models import Company, Domain, OperatorAction
 
 logger = logging.getLogger(__name__)
 
@@ -223,3 +223,31 @@ def _pool_claim(
         )
     tasks.tenant_pool_fill_task.delay_on_commit()
     return pooled
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    company: Company | None = None,
+    target: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    actor_label: str = "",
+) -> OperatorAction:
+    """Appends one row to the operator audit log: who did what to which company, before/after.
+
+    `actor` is a public-schema operator, or None for a command or the system; then
+    `actor_label` names it ("cli:<os user>"), defaulting to "system". Call it inside the
+    transaction of the change it records, so a change never lands without its row.
+    """
+    label = actor_label or (actor.email if actor is not None else "system")
+    return OperatorAction.objects.create(
+        actor=actor,
+        actor_label=label[:254],
+        action=action,
+        company=company,
+        target=target[:300],
+        before=before,
+        after=after,
+    )

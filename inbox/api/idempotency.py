@@ -30,6 +30,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import schema_context
@@ -115,14 +116,25 @@ def _key_validate(key: str) -> None:
 
 def request_fingerprint(request: Request) -> str:
     """SHA-256 of method, path and the parsed body with sorted keys (key order and spacing
-    of the JSON do not make two requests different)."""
+    of the JSON do not make two requests different); a multipart file counts by its content."""
     canonical = json.dumps(
         {"method": request.method, "path": request.path, "body": request.data},
         sort_keys=True,
         separators=(",", ":"),
-        default=str,
+        default=_canonical_value,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _canonical_value(value: Any) -> str:
+    """An uploaded file by its content (its name alone would let another file replay)."""
+    if isinstance(value, UploadedFile):
+        digest = hashlib.sha256()
+        for chunk in value.chunks():
+            digest.update(chunk)
+        value.seek(0)
+        return f"file:{value.name}:{digest.hexdigest()}"
+    return str(value)
 
 
 def _claim(*, api_key_id: int, key: str, request: Request, fingerprint: str) -> tuple[IdempotencyRecord, bool]:

@@ -113,7 +113,7 @@ class MessageSendApi(APIView):
         request=InputSerializer,
         responses={
             202: MessageObject,
-            **error_responses(400, 401, 403, 404),
+            **error_responses(400, 401, 402, 403, 404),
             409: OpenApiResponse(response=ErrorSerializer, description=ERRORS_409),
             **error_responses(422, 429),
         },

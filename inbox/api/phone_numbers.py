@@ -49,7 +49,7 @@ class PhoneNumberConnectApi(APIView):
         description="A `phone_number_id` can be connected to one company only; again → 400 `invalid`.",
         parameters=[idempotency.PARAMETER],
         request=InputSerializer,
-        responses={201: PhoneNumberObject, **error_responses(400, 401, 403, 422, 429)},
+        responses={201: PhoneNumberObject, **error_responses(400, 401, 402, 403, 422, 429)},
     )
     @idempotency.idempotent
     def post(self, request: Request) -> Response:

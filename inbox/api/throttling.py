@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from accounts.models import ApiKey
+from billing.selectors import plan_api_rate
 
 if TYPE_CHECKING:
     from rest_framework.views import APIView
@@ -21,15 +22,14 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
     scope = "api_key"
 
     def get_rate(self) -> str:
-        return f"{settings.API_RATE_PER_MINUTE}/min"
+        return f"{settings.API_RATE_PER_MINUTE or 300}/min"
 
     def requests_per_minute(self, request: Request) -> int:
-        """The allowance of the request's company.
-
-        From settings for now; once billing owns the plans, this becomes
-        `request.tenant.plan.api_requests_per_minute` (free 300, enterprise 3,000).
-        """
-        return settings.API_RATE_PER_MINUTE
+        """The allowance of the request's company: its plan's rate per key (free 300,
+        enterprise 3,000), capped by API_RATE_PER_MINUTE when that is set (0: no cap)."""
+        rate = plan_api_rate(plan_id=getattr(getattr(request, "tenant", None), "plan_id", None)) or 300
+        ceiling = settings.API_RATE_PER_MINUTE
+        return min(rate, ceiling) if ceiling else rate
 
     def allow_request(self, request: Request, view: APIView) -> bool:
         self.rate = f"{self.requests_per_minute(request)}/min"

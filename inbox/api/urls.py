@@ -2,12 +2,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox.api import contacts, messages, phone_numbers, templates, threads, views
+from billing.api import UsageApi
+from inbox.api import broadcasts, contacts, messages, phone_numbers, templates, threads, uploads, views
 from inbox.api import webhooks as webhook_views
 from inbox.api.common import route
 
 urlpatterns = [
     path("me", views.MeApi.as_view(), name="api_me"),
+    path("usage", UsageApi.as_view(), name="api_usage"),
     path(
         "webhooks/",
         route(webhook_views.WebhookListApi, webhook_views.WebhookCreateApi),
@@ -69,4 +71,21 @@ urlpatterns += [
     path("templates/", route(templates.TemplateListApi, templates.TemplateCreateApi), name="api_templates"),
     path("templates/<uuid:id>/", templates.TemplateDetailApi.as_view(), name="api_template_detail"),
     path("templates/<uuid:id>/submit/", templates.TemplateSubmitApi.as_view(), name="api_template_submit"),
+]
+
+# Broadcasts and their CSV audiences (design/API.md "Broadcasts").
+urlpatterns += [
+    path("broadcasts/", route(broadcasts.BroadcastListApi, broadcasts.BroadcastCreateApi), name="api_broadcasts"),
+    path("broadcasts/<uuid:id>/", broadcasts.BroadcastDetailApi.as_view(), name="api_broadcast_detail"),
+    path("broadcasts/<uuid:id>/dry-run/", broadcasts.BroadcastDryRunApi.as_view(), name="api_broadcast_dry_run"),
+    path("broadcasts/<uuid:id>/start/", broadcasts.BroadcastStartApi.as_view(), name="api_broadcast_start"),
+    path("broadcasts/<uuid:id>/pause/", broadcasts.BroadcastPauseApi.as_view(), name="api_broadcast_pause"),
+    path("broadcasts/<uuid:id>/resume/", broadcasts.BroadcastResumeApi.as_view(), name="api_broadcast_resume"),
+    path("broadcasts/<uuid:id>/cancel/", broadcasts.BroadcastCancelApi.as_view(), name="api_broadcast_cancel"),
+    path(
+        "broadcasts/<uuid:id>/recipients/",
+        broadcasts.BroadcastRecipientListApi.as_view(),
+        name="api_broadcast_recipients",
+    ),
+    path("uploads/", uploads.UploadCreateApi.as_view(), name="api_uploads"),
 ]

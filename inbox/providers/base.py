@@ -107,6 +107,12 @@ def message_body(message: Message, *, media_id: str = "") -> dict[str, Any]:
             template["components"] = [
                 {"type": "body", "parameters": template_parameters_list(message.template_parameters)}
             ]
+        button = (message.payload or {}).get("verify_button")
+        if button:  # the signed verify link fills the template's URL button (docs/identity.md)
+            template.setdefault("components", []).append(
+                {"type": "button", "sub_type": "url", "index": str(button["index"]),
+                 "parameters": [{"type": "text", "text": button["suffix"]}]}
+            )  # fmt: skip
         body["template"] = template
     elif message.type in (Message.Type.IMAGE, Message.Type.DOCUMENT):
         media: dict[str, Any] = {"id": media_id} if media_id else {"link": message.payload.get("link", "")}

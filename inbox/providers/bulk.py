@@ -56,6 +56,9 @@ class BulkItem:
     delivery_id: int
     to: str
     callback_data: str  # the Message's public id (biz_opaque_callback_data)
+    # This recipient's own body parameters (Cloud API shape), when the broadcast's
+    # parameters name contact fields or CSV columns; None: the job's body as it is.
+    body_parameters: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,12 @@ class BulkJob:
     rate: float
     concurrency: int
     use_pair_limit: bool = True
+    # Answers reported but not yet written back by the chunk are what a crash would send
+    # again: a new send starts only while fewer than this many are unrecorded (0: no bound).
+    # The chunk adds to `recorded` after each committed flush. So a killed worker repeats at
+    # most `concurrency + unrecorded_max` sends, however fast the provider answers.
+    unrecorded_max: int = 0
+    recorded: int = 0
     results: queue.Queue[BulkResult] = field(default_factory=queue.Queue)
     stop: threading.Event = field(default_factory=threading.Event)
     done: threading.Event = field(default_factory=threading.Event)
@@ -93,6 +102,15 @@ def _body_parts(body_template: dict[str, Any]) -> tuple[bytes, bytes, bytes]:
     head, rest = encoded.split(json.dumps(marker_to), 1)
     middle, tail = rest.split(json.dumps(marker_cb), 1)
     return head.encode(), middle.encode(), tail.encode()
+
+
+def _item_body(body_template: dict[str, Any], item: BulkItem) -> bytes:
+    """The body of a recipient with its own parameters: the job's body component replaced."""
+    template = dict(body_template["template"])
+    others = [c for c in template.get("components", []) if c.get("type") != "body"]
+    template["components"] = [{"type": "body", "parameters": item.body_parameters}, *others]
+    body = {**body_template, "template": template, "to": item.to, "biz_opaque_callback_data": item.callback_data}
+    return json.dumps(body).encode()
 
 
 class BulkSender:
@@ -201,6 +219,12 @@ class BulkSender:
                     await asyncio.sleep(min(wait_ms, 1000) / 1000)
                     continue
                 for _ in range(granted):
+                    while job.unrecorded_max and len(reported) - job.recorded >= job.unrecorded_max:
+                        if job.stop.is_set():
+                            break
+                        await asyncio.sleep(0.002)  # the chunk is writing answers back
+                    if job.stop.is_set():
+                        break
                     await semaphore.acquire()
                     task = asyncio.create_task(one(waiting.popleft()))
                     in_flight.add(task)
@@ -215,6 +239,10 @@ class BulkSender:
 
     async def _send(self, job: BulkJob, item: BulkItem) -> BulkResult:
         raise NotImplementedError
+
+    def results_recorded(self, job: BulkJob, results: list[BulkResult]) -> None:
+        """Called in the chunk's thread once a batch of results is committed (the sandbox
+        plays its status webhooks here; a real provider sends its own)."""
 
     async def _on_throttled(self, job: BulkJob) -> None:
         await self._throttle_get().number_pause(phone_number_id=job.phone_number_id, milliseconds=THROTTLE_PAUSE_MS)
@@ -259,8 +287,11 @@ class CloudBulkSender(BulkSender):
     async def _send(self, job: BulkJob, item: BulkItem) -> BulkResult:
         import aiohttp
 
-        head, middle, tail = job._parts  # type: ignore[attr-defined]
-        body = b"".join((head, json.dumps(item.to).encode(), middle, json.dumps(item.callback_data).encode(), tail))
+        if item.body_parameters is not None:
+            body = _item_body(job.body_template, item)
+        else:
+            head, middle, tail = job._parts  # type: ignore[attr-defined]
+            body = b"".join((head, json.dumps(item.to).encode(), middle, json.dumps(item.callback_data).encode(), tail))
         seconds = float(getattr(settings, "WHATSAPP_HTTP_TIMEOUT", 15.0))
         timeout = aiohttp.ClientTimeout(total=seconds, sock_connect=min(5.0, seconds))
         try:
@@ -304,12 +335,22 @@ class CloudBulkSender(BulkSender):
 
 
 class SandboxBulkSender(BulkSender):
-    """Offline: every send is accepted at once with a `wamid.`-style id (limits still apply)."""
+    """Offline: every send is accepted at once with a `wamid.`-style id (limits still apply);
+    the sent → delivered → read status webhooks follow, as for single sends (sandbox.py)."""
 
     async def _send(self, job: BulkJob, item: BulkItem) -> BulkResult:
         from inbox.providers.sandbox import wamid_new
 
         return BulkResult(item.delivery_id, SENT, wamid=wamid_new())
+
+    def results_recorded(self, job: BulkJob, results: list[BulkResult]) -> None:
+        from inbox.providers.sandbox import bulk_statuses_play
+
+        items = {item.delivery_id: item for item in job.items}
+        sent = [(r.wamid, items[r.delivery_id].to, items[r.delivery_id].callback_data)
+                for r in results if r.outcome == SENT and r.delivery_id in items]  # fmt: skip
+        if sent:
+            bulk_statuses_play(phone_number_id=job.phone_number_id, sent=sent)
 
 
 _senders: dict[str, BulkSender] = {}

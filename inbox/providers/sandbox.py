@@ -164,6 +164,39 @@ def customer_says(*, phone_number: PhoneNumber, sender: str, text: str, profile_
     return str(item["id"])
 
 
+# Share of a broadcast's recipients who read it in the sandbox (chosen by wamid, so a replay
+# of the same statuses decides the same way): a real audience never reads everything, and
+# a demo follow-up "to those who have not read it" needs someone left to send to.
+BULK_READ_SHARE = 0.7
+
+
+def bulk_statuses_play(*, phone_number_id: str, sent: list[tuple[str, str, str]]) -> None:
+    """Plays the status webhooks of a batch of broadcast sends: (wamid, to, callback data) each.
+
+    One Cloud-API-shaped envelope per stage (sent, delivered, read) carrying the whole
+    batch, stored and processed like a POST to /webhooks/whatsapp/ after the same delays
+    as single sends, so broadcast progress moves through the production status path.
+    """
+    number = PhoneNumber.objects.filter(phone_number_id=phone_number_id).values_list("display_number", flat=True)
+    display = number.first() or ""
+    now = time.time()
+    for status, delay in STATUS_DELAYS:
+        batch = sent
+        if status == "read":
+            batch = [s for s in sent if zlib.crc32(s[0].encode()) % 1000 < BULK_READ_SHARE * 1000]
+        if not batch:
+            continue
+        payload = envelope_build(
+            phone_number_id=phone_number_id,
+            display_phone_number=display,
+            statuses=[
+                status_item(wamid=wamid, status=status, recipient=to, callback_data=callback, at=now + delay)
+                for wamid, to, callback in batch
+            ],
+        )
+        _feed(payload, countdown=delay)
+
+
 def sample_png() -> bytes:
     """A 16x16 solid PNG, built by hand (no imaging library needed)."""
 

@@ -22,27 +22,34 @@ never is harmless (docs/broadcasts.md has the whole design):
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import random
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from billing import selectors as billing_selectors
+from billing import services as billing
+from billing.errors import PlanLimitExceeded
 from inbox import broadcast_selectors as selectors
 from inbox import tasks
 from inbox.errors import TemplateNotApprovedError
-from inbox.models import Broadcast, Contact, Delivery, Label, Message, PhoneNumber, Template, Thread
+from inbox.models import AudienceUpload, Broadcast, Contact, Delivery, Label, Message, PhoneNumber, Template, Thread
 from inbox.providers import bulk
 from inbox.providers.base import template_parameters_list, template_render
+from inbox.services import broadcast_breaker as breaker
 from inbox.services import events
+from tenants import verification
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +107,15 @@ BROADCAST_BEAT_SCHEDULE = {
 }
 
 NOT_APPROVED = "The template {name!r} ({language}) is not approved."
-AUDIENCE_INVALID = "Choose an audience: all, labels, filter or broadcast."
+AUDIENCE_INVALID = "Choose an audience: all, labels, filter, csv or broadcast."
+UPLOAD_UNKNOWN = "There is no such CSV upload."
+PARAMETERS_INVALID = "Give the parameters as a list (positional) or an object (named)."
+PARAMETER_INVALID = (
+    'Parameter {key}: give text, {{"contact": "<field>"}} or {{"column": "<CSV column>"}}, '
+    'optionally with a "default" text.'
+)
+COLUMN_NEEDS_CSV = "Parameter {key}: a CSV column can fill a parameter only when the audience is a CSV upload."
+COLUMN_UNKNOWN = "Parameter {key}: the CSV upload has no column {name!r} (it has: {columns})."
 LABELS_REQUIRED = "Name at least one label."
 LABEL_UNKNOWN = "There is no label {name!r}."
 FILTER_INVALID = "A filter is an object of contact attributes and the values they must have."
@@ -151,12 +166,75 @@ def _audience_validate(audience: dict[str, Any]) -> dict[str, Any]:
         source = audience.get("broadcast")
         found = Broadcast.objects.filter(pk=source).first() if isinstance(source, int) else None
         if found is None:
-            found = Broadcast.objects.filter(public_id=str(source)).first() if source else None
+            found = _by_public_id(Broadcast, source)
         if found is None:
             raise ValidationError({"audience": [SOURCE_UNKNOWN]})
         clean["broadcast"] = found.pk
+        clean["broadcast_id"] = str(found.public_id)
         clean["only_unread"] = bool(audience.get("only_unread"))
+    elif kind == Broadcast.AudienceType.CSV:
+        upload = _upload_find(audience.get("upload_id"))
+        if upload is None:
+            raise ValidationError({"audience": [UPLOAD_UNKNOWN]})
+        clean["upload"] = upload.pk
+        clean["upload_id"] = str(upload.public_id)
     return clean
+
+
+ModelT = TypeVar("ModelT", bound=models.Model)
+
+
+def _by_public_id(model: type[ModelT], public_id: Any) -> ModelT | None:
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        return None
+    return model._default_manager.filter(public_id=key).first()
+
+
+def _upload_find(upload_id: Any) -> AudienceUpload | None:
+    return _by_public_id(AudienceUpload, upload_id)
+
+
+def _parameters_validate(parameters: Any, audience: dict[str, Any]) -> list[Any] | dict[str, Any]:
+    """Fixed values as they are; references to contact fields or CSV columns checked, a CSV
+    column's name matched without regard to case (selectors.parameters_sql lists the syntax)."""
+    if parameters is None:
+        return []
+    if not isinstance(parameters, list | dict):
+        raise ValidationError({"parameters": [PARAMETERS_INVALID]})
+    columns: list[str] = []
+    if audience.get("type") == Broadcast.AudienceType.CSV:
+        upload = AudienceUpload.objects.filter(pk=audience["upload"]).values_list("columns", flat=True).first()
+        columns = list(upload or [])
+    by_lower = {column.lower(): column for column in columns}
+
+    def clean(key: str, value: Any) -> Any:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return value
+        if not selectors.parameter_is_reference(value) or set(value) - {"contact", "column", "default"}:
+            raise ValidationError({"parameters": [PARAMETER_INVALID.format(key=key)]})
+        if ("contact" in value) == ("column" in value) or not isinstance(value.get("default", ""), str):
+            raise ValidationError({"parameters": [PARAMETER_INVALID.format(key=key)]})
+        name = value.get("contact", value.get("column"))
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError({"parameters": [PARAMETER_INVALID.format(key=key)]})
+        reference = {"contact": name.strip()} if "contact" in value else {}
+        if "column" in value:
+            if audience.get("type") != Broadcast.AudienceType.CSV:
+                raise ValidationError({"parameters": [COLUMN_NEEDS_CSV.format(key=key)]})
+            column = by_lower.get(name.strip().lower())
+            if column is None:
+                listed = ", ".join(columns) or "none but phone"
+                raise ValidationError({"parameters": [COLUMN_UNKNOWN.format(key=key, name=name, columns=listed)]})
+            reference = {"column": column}
+        if value.get("default"):
+            reference["default"] = value["default"]
+        return reference
+
+    if isinstance(parameters, dict):
+        return {str(key): clean(str(key), value) for key, value in parameters.items()}
+    return [clean(str(index), value) for index, value in enumerate(parameters, start=1)]
 
 
 @transaction.atomic
@@ -169,20 +247,30 @@ def broadcast_create(
     template_parameters: list[Any] | dict[str, Any] | None = None,
     scheduled_at: datetime | None = None,
     created_by: User | None = None,
+    canary: dict[str, Any] | None = None,
+    failure_threshold: float | None = None,
 ) -> Broadcast:
-    """A draft broadcast; the template must be approved and the audience well formed."""
+    """A draft broadcast; the template must be approved and the audience well formed.
+
+    `canary` ({"count": N} or {"percent": P}, optional "hold_seconds") and
+    `failure_threshold` (0-1] are checked by broadcast_breaker (ValidationError on fields
+    `canary` / `failure_threshold`).
+    """
     if not name.strip():
         raise ValidationError({"name": [NAME_REQUIRED]})
     if template.status != Template.Status.APPROVED:
         raise TemplateNotApprovedError(NOT_APPROVED.format(name=template.name, language=template.language))
+    audience = _audience_validate(audience)
     broadcast = Broadcast(
         name=name.strip()[:200],
         template=template,
-        template_parameters=template_parameters or [],
+        template_parameters=_parameters_validate(template_parameters, audience),
         phone_number=phone_number,
-        audience=_audience_validate(audience),
+        audience=audience,
         scheduled_at=scheduled_at,
         created_by=created_by,
+        failure_threshold=breaker.failure_threshold_clean(failure_threshold),
+        **breaker.canary_clean(canary),
     )
     broadcast.full_clean()
     broadcast.save()
@@ -190,20 +278,22 @@ def broadcast_create(
 
 
 def broadcast_cost_estimate(*, category: str, count: int) -> dict[str, Any]:
-    """PLACEHOLDER until billing prices messages: zero amounts, marked `placeholder`.
+    """What `count` messages of `category` cost on the company's plan, from its rate card.
 
-    The shape is final: billing will fill `amount` from its rate card (market x category).
+    Priced for the market of the company's first connected number (a business's customers
+    are mostly in its own country; other markets fall back to the card's default), utility
+    as outside the window (the upper bound). Billing books the exact price per recipient
+    at delivery.
     """
-    return {
-        "currency": "EUR",
-        "total": "0.00",
-        "by_category": {category: {"count": count, "amount": "0.00"}},
-        "placeholder": True,
-    }
+    number = PhoneNumber.objects.order_by("id").values_list("display_number", flat=True).first()
+    market = billing.market_of(number) if number else "*"
+    return billing_selectors.cost_estimate(
+        company=billing_selectors.company_current(), category=category, count=count, market=market
+    )
 
 
 def broadcast_dry_run(*, broadcast: Broadcast) -> dict[str, Any]:
-    """Audience size, exclusions by reason, cost (placeholder) and duration at the number's rate."""
+    """Audience size, exclusions by reason, cost (from the rate card) and duration at the number's rate."""
     counts = selectors.broadcast_audience_counts(broadcast=broadcast)
     rate = number_rate(broadcast.phone_number)
     return {
@@ -225,18 +315,25 @@ def _publish_completed(broadcast: Broadcast) -> None:
 
 
 def _snapshot(broadcast: Broadcast) -> tuple[int, int | None, int | None]:
-    scope, params = selectors.audience_scope_sql(broadcast.audience)
+    """One INSERT … SELECT of the audience; a CSV audience in file order, each recipient's
+    own parameters resolved in the same statement when the parameters name any."""
+    source, scope, params = selectors.audience_from_sql(broadcast.audience)
     eligible = selectors.audience_eligible_sql(marketing=selectors.broadcast_is_marketing(broadcast))
+    columns, values, value_params = "", "", []
+    if selectors.parameters_are_personal(broadcast.template_parameters):
+        expression, value_params = selectors.parameters_sql(broadcast.template_parameters)
+        columns, values = ", parameters", f", {expression}"
+    order = "r.line" if broadcast.audience.get("type") == Broadcast.AudienceType.CSV else "c.id"
     sql = f"""
         WITH ins AS (
-          INSERT INTO {DELIVERY} (broadcast_id, contact_id)
-          SELECT %s, c.id FROM {CONTACT} c WHERE {scope} AND {eligible} ORDER BY c.id
+          INSERT INTO {DELIVERY} (broadcast_id, contact_id{columns})
+          SELECT %s, c.id{values} FROM {source} WHERE {scope} AND {eligible} ORDER BY {order}
           ON CONFLICT DO NOTHING
           RETURNING id
         ) SELECT count(*), min(id), max(id) FROM ins
     """  # noqa: S608 - table names and fixed conditions only
     with connection.cursor() as cursor:
-        cursor.execute(sql, [broadcast.pk, *params])
+        cursor.execute(sql, [broadcast.pk, *value_params, *params])
         count, first, last = cursor.fetchone()
     return count, first, last
 
@@ -260,11 +357,16 @@ def broadcast_start(*, broadcast: Broadcast, now: datetime | None = None) -> Bro
     if template.status != Template.Status.APPROVED:
         raise TemplateNotApprovedError(NOT_APPROVED.format(name=template.name, language=template.language))
     count, first, last = _snapshot(broadcast)
+    if count:
+        # The whole audience against the plan, up front: over a limit, the snapshot rolls back
+        # and nothing is sent (PlanLimitExceeded names the limit and the numbers).
+        billing.limits_reserve(company=billing_selectors.company_current(), kind=billing.KIND_BROADCAST, amount=count)
     broadcast.total = broadcast.remaining = count
     broadcast.first_delivery_id, broadcast.last_delivery_id = first, last
     broadcast.dispatch_cursor = first
     broadcast.started_at = broadcast.heartbeat_at = now
     broadcast.status = Broadcast.Status.RUNNING
+    breaker.canary_begin(broadcast)  # during a canary, dispatch stops at its end
     if count == 0:
         broadcast.status = Broadcast.Status.COMPLETED
         broadcast.completed_at = now
@@ -295,7 +397,7 @@ def broadcast_dispatch(*, broadcast_id: int, chunks: int) -> int:
         if broadcast is None or broadcast.status != Broadcast.Status.RUNNING or broadcast.last_delivery_id is None:
             return 0
         cursor = broadcast.dispatch_cursor or broadcast.first_delivery_id or 0
-        end = broadcast.last_delivery_id + 1
+        end = breaker.dispatch_end(broadcast)
         while len(ranges) < chunks and cursor < end:
             ranges.append((cursor, min(cursor + size, end)))
             cursor += size
@@ -319,7 +421,8 @@ def _redispatch_queued(broadcast: Broadcast, *, ids: list[int] | None = None) ->
             starts = sorted(row[0] for row in cursor.fetchall())
     else:
         starts = sorted({(i - base) // size for i in ids})
-    end = (broadcast.last_delivery_id or 0) + 1
+    # Never past the dispatch cursor: rows beyond it (e.g. after a canary) are not due yet.
+    end = min((broadcast.last_delivery_id or 0) + 1, broadcast.dispatch_cursor or base)
     for k in starts:
         lo = base + k * size
         transaction.on_commit(lambda lo=lo: _enqueue_chunk(broadcast.pk, lo, min(lo + size, end), chain=False))
@@ -378,7 +481,9 @@ def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int
     return rows
 
 
-def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> dict[int, str]:
+def _messages_prepare(
+    broadcast: Broadcast, sending: list[tuple[int, int]], link: dict[str, Any] | None = None
+) -> dict[int, str]:
     """The outbound Message of each claimed delivery, in the contact's thread: made once
     (a retry reuses it), set-based. Returns {delivery id: message public id}."""
     template = broadcast.template
@@ -388,7 +493,7 @@ def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> d
     text = template_render(template.body, broadcast.template_parameters)
     preview = text.replace("\n", " ")[:200]
     company = getattr(connection, "tenant", None)
-    identity = {"name": getattr(company, "name", "")}
+    identity = verification.sender_identity_snapshot(company=company)  # once per chunk
     with connection.cursor() as cursor:
         # A thread made by a broadcast starts resolved: nothing for agents to do until a
         # reply, which reopens it (threads.thread_record_inbound).
@@ -410,7 +515,7 @@ def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> d
                       status, status_rank, status_at, error_title, error_detail, media_id, media_mime_type,
                       media_filename, media_file, media_status, template_name, template_language,
                       template_parameters, template_category, sender_identity, created_at)
-                  SELECT gen_random_uuid(), todo.tid, 'outbound', 'template', %(text)s, '{{}}'::jsonb, '',
+                  SELECT gen_random_uuid(), todo.tid, 'outbound', 'template', %(text)s, %(pl)s::jsonb, '',
                       'queued', 0, now(), '', '', '', '', '', '', '', %(tn)s, %(tl)s, %(tp)s::jsonb, %(tc)s,
                       %(si)s::jsonb, now()
                   FROM todo
@@ -428,6 +533,7 @@ def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> d
                 "tp": _json(broadcast.template_parameters or []),
                 "tc": template.category,
                 "si": _json(identity),
+                "pl": _json(link or {}),
             },
         )
         cursor.execute(
@@ -442,6 +548,42 @@ def _messages_prepare(broadcast: Broadcast, sending: list[tuple[int, int]]) -> d
             [delivery_ids],
         )
         return {did: str(public_id) for did, public_id in cursor.fetchall()}
+
+
+def _messages_personalize(broadcast: Broadcast, sending: list[tuple[int, int]]) -> dict[int, list[dict[str, Any]]]:
+    """For a broadcast whose parameters name contact fields or CSV columns: gives each
+    claimed recipient's Message its own text and parameters (and its thread the preview),
+    from the parameters the snapshot resolved into its Delivery row. Returns {delivery id:
+    body parameters in the Cloud API shape} for the sender; {} for a broadcast with fixed
+    parameters (one body for all). Call after _messages_prepare, in its transaction.
+    """
+    if not selectors.parameters_are_personal(broadcast.template_parameters):
+        return {}
+    body = broadcast.template.body
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, parameters FROM {DELIVERY} WHERE id = ANY(%s) AND parameters IS NOT NULL",  # noqa: S608
+            [[d for d, _ in sending]],
+        )
+        # Django's psycopg setup hands jsonb over as text (JSONField decodes it itself).
+        own = {did: json.loads(value) if isinstance(value, str) else value for did, value in cursor.fetchall()}
+        if not own:
+            return {}
+        ids = list(own)
+        texts = [template_render(body, own[did]) for did in ids]
+        cursor.execute(
+            f"""UPDATE {MESSAGE} m SET text = x.text, template_parameters = x.params::jsonb
+                FROM {DELIVERY} d, unnest(%s::bigint[], %s::text[], %s::text[]) x(did, text, params)
+                WHERE d.id = x.did AND m.id = d.message_id AND m.status = 'queued'""",  # noqa: S608
+            [ids, texts, [_json(own[did]) for did in ids]],
+        )
+        cursor.execute(
+            f"""UPDATE {THREAD} t SET last_message_preview = left(replace(x.text, E'\\n', ' '), 200)
+                FROM {DELIVERY} d, unnest(%s::bigint[], %s::text[]) x(did, text)
+                WHERE d.id = x.did AND t.contact_id = d.contact_id AND t.phone_number_id = %s""",  # noqa: S608
+            [ids, texts, broadcast.phone_number_id],
+        )
+    return {did: template_parameters_list(parameters) for did, parameters in own.items()}
 
 
 def _json(value: Any) -> str:
@@ -500,7 +642,8 @@ def _flush(
     retry_ids, retry_at = [], []
     released_ids: list[int] = []
     max_attempts = int(conf("BROADCAST_MAX_ATTEMPTS"))
-    stop_reason = ""
+    stop: tuple[str, str] | None = None
+    throttled = 0
     now = time.time()
     for r in results:
         if r.outcome == bulk.SENT:
@@ -508,11 +651,15 @@ def _flush(
             sent_wamids.append(r.wamid)
         elif r.outcome == bulk.UNKNOWN:
             unknown_ids.append(r.delivery_id)
+        elif r.outcome == bulk.FAILED and r.code in STOP_CODES:
+            # The whole broadcast cannot go on (template or account state): the recipient is
+            # not at fault, so it goes back to the queue and the broadcast pauses.
+            released_ids.append(r.delivery_id)
+            stop = stop or breaker.stop_code_reason(r.code, r.title)
         elif r.outcome == bulk.FAILED:
             failed.append((r.delivery_id, r.code, r.title[:255], r.detail))
-            if r.code in STOP_CODES and not stop_reason:
-                stop_reason = f"Provider error {r.code}: {r.title}"[:255]
         elif r.outcome == bulk.RETRY:
+            throttled += r.code in breaker.THROTTLE_CODES
             tried = attempts.get(r.delivery_id, 0) + 1
             if tried >= max_attempts:
                 failed.append((r.delivery_id, r.code, r.title[:255] or "Gave up", r.detail))
@@ -522,8 +669,11 @@ def _flush(
         else:
             released_ids.append(r.delivery_id)
     finished = 0
+    sent_before, failed_before = report.sent, report.failed
     with transaction.atomic(), connection.cursor() as cursor:
-        status = Broadcast.objects.select_for_update().values_list("status", flat=True).get(pk=broadcast.pk)
+        status, throttled_since = (
+            Broadcast.objects.select_for_update().values_list("status", "throttled_since").get(pk=broadcast.pk)
+        )
         held = f"d.status = {SENDING} AND d.claim_token = %(token)s"
         if sent_ids or unknown_ids:
             cursor.execute(
@@ -604,11 +754,22 @@ def _flush(
                 report.skipped += cursor.rowcount
                 finished += cursor.rowcount
                 _unsent_messages_delete(broadcast.pk)
-        if stop_reason and status == Broadcast.Status.RUNNING:
-            Broadcast.objects.filter(pk=broadcast.pk).update(
-                status=Broadcast.Status.PAUSED, paused_reason=stop_reason, updated_at=timezone.now()
-            )
-            status = Broadcast.Status.PAUSED
+        if status == Broadcast.Status.RUNNING:
+            # The circuit breaker (broadcast_breaker): a stop code at once, a lasting
+            # rate-limit storm, or the recent failure rate / a burst of one code.
+            moved_sent = report.sent - sent_before
+            if (
+                (stop and breaker.trip(broadcast_id=broadcast.pk, code=stop[0], reason=stop[1]))
+                or breaker.throttle_track(
+                    broadcast_id=broadcast.pk,
+                    sent=moved_sent,
+                    throttled=throttled,
+                    now=timezone.now(),
+                    since=throttled_since,
+                )
+                or (report.failed > failed_before and breaker.check(broadcast_id=broadcast.pk))
+            ):
+                status = Broadcast.Status.PAUSED
         if finished:
             _remaining_move(broadcast.pk, finished)
         else:
@@ -662,15 +823,27 @@ def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
     broadcast = Broadcast.objects.select_related("template", "phone_number").filter(pk=broadcast_id).first()
     if broadcast is None or broadcast.status != Broadcast.Status.RUNNING:
         return report
+    in_canary = broadcast.phase in (Broadcast.Phase.CANARY, Broadcast.Phase.CANARY_HOLD)
+    if in_canary and broadcast.canary_end_id:
+        hi = min(hi, broadcast.canary_end_id)  # a range past the canary waits for its verdict
     token = random.getrandbits(62)
     with transaction.atomic():
         rows = _claim(broadcast, lo, hi, token)
         sending = [(r[0], r[1]) for r in rows if r[2] == SENDING]
-        callbacks = _messages_prepare(broadcast, sending) if sending else {}
+        # The verify link (docs/identity.md): one signed token per chunk, on message and request alike.
+        link = verification.verify_link_payload(
+            company=getattr(connection, "tenant", None),
+            phone=broadcast.phone_number.display_number,
+            buttons=broadcast.template.buttons,
+        )
+        callbacks = _messages_prepare(broadcast, sending, link) if sending else {}
+        own = _messages_personalize(broadcast, sending) if sending else {}
     report.claimed = len(rows)
     report.skipped = len(rows) - len(sending)
     if not sending:
         report.retry_in = _next_due_in(broadcast_id, lo, hi)
+        if in_canary:
+            breaker.canary_progress(broadcast_id=broadcast_id)
         return report
     attempts = {r[0]: r[3] for r in rows}
     phone = {r[0]: r[4] for r in rows}
@@ -685,19 +858,28 @@ def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
         body_template["template"]["components"] = [
             {"type": "body", "parameters": template_parameters_list(broadcast.template_parameters)}
         ]
+    if link:
+        body_template["template"].setdefault("components", []).append(
+            {"type": "button", "sub_type": "url", "index": str(link["verify_button"]["index"]),
+             "parameters": [{"type": "text", "text": link["verify_button"]["suffix"]}]}
+        )  # fmt: skip
     number = broadcast.phone_number
     job = bulk.BulkJob(
         phone_number_id=number.phone_number_id,
         access_token=number.access_token,
         body_template=body_template,
-        items=[bulk.BulkItem(did, phone[did], callbacks[did]) for did, _ in sending],
+        items=[bulk.BulkItem(did, phone[did], callbacks[did], own.get(did)) for did, _ in sending],
         rate=number_rate(number),
         concurrency=int(conf("BROADCAST_CONCURRENCY")),
+        # A crash repeats at most the sends in flight plus two batches not yet written back.
+        unrecorded_max=2 * int(conf("BROADCAST_FLUSH_SIZE")),
     )
     bulk.bulk_sender_get().start(job)
     _drain(broadcast, token, job, attempts, report)
     due = _next_due_in(broadcast_id, lo, hi)
     report.retry_in = due if report.retry_in is None or due is None else min(report.retry_in, due)
+    if in_canary:
+        breaker.canary_progress(broadcast_id=broadcast_id)  # the canary's last chunk starts the hold
     return report
 
 
@@ -709,6 +891,7 @@ def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[i
     expected = len(job.items)
     seen = 0
     buffer: list[bulk.BulkResult] = []
+    sender = bulk.bulk_sender_get()
     last_flush = last_renew = time.monotonic()
     while seen < expected:
         try:
@@ -721,6 +904,8 @@ def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[i
         clock = time.monotonic()
         if buffer and (len(buffer) >= flush_size or clock - last_flush >= flush_every or seen >= expected):
             status = _flush(broadcast, token, buffer, attempts, report)
+            job.recorded += len(buffer)  # lets the sender go on (BulkJob.unrecorded_max)
+            sender.results_recorded(job, buffer)  # committed: the sandbox plays its status webhooks
             buffer = []
             last_flush = clock
             if status != Broadcast.Status.RUNNING:
@@ -730,6 +915,7 @@ def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[i
             last_renew = clock
     if buffer:
         _flush(broadcast, token, buffer, attempts, report)
+        sender.results_recorded(job, buffer)
 
 
 # --- pause, resume, cancel ---------------------------------------------------------------------
@@ -743,20 +929,38 @@ def broadcast_pause(*, broadcast: Broadcast, reason: str = "") -> Broadcast:
         raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="paused"))
     broadcast.status = Broadcast.Status.PAUSED
     broadcast.paused_reason = reason[:255]
-    broadcast.save(update_fields=["status", "paused_reason", "updated_at"])
+    broadcast.paused_code = Broadcast.PausedCode.MANUAL
+    broadcast.save(update_fields=["status", "paused_reason", "paused_code", "updated_at"])
     return broadcast
 
 
 @transaction.atomic
 def broadcast_resume(*, broadcast: Broadcast) -> Broadcast:
-    """Paused → running; queued rows are dispatched again."""
+    """Paused → running; queued rows are dispatched again.
+
+    Whatever paused it (a person, the circuit breaker, a failed canary): one call goes on.
+    The breaker's sample restarts at the dispatch cursor, so the failures that tripped it
+    do not trip it again at once. Raises TemplateNotApprovedError while the template is
+    not approved (every send would be refused).
+    """
     broadcast = _locked(broadcast)
     if broadcast.status != Broadcast.Status.PAUSED:
         raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="resumed"))
+    template = broadcast.template
+    if template.status != Template.Status.APPROVED:
+        raise TemplateNotApprovedError(NOT_APPROVED.format(name=template.name, language=template.language))
     broadcast.status = Broadcast.Status.RUNNING
     broadcast.paused_reason = ""
+    broadcast.paused_code = ""
+    broadcast.throttled_since = None
+    broadcast.breaker_from_id = broadcast.dispatch_cursor
     broadcast.heartbeat_at = timezone.now()
-    broadcast.save(update_fields=["status", "paused_reason", "heartbeat_at", "updated_at"])
+    broadcast.save(
+        update_fields=[
+            "status", "paused_reason", "paused_code", "throttled_since", "breaker_from_id", "heartbeat_at",
+            "updated_at",
+        ]
+    )  # fmt: skip
     _redispatch_queued(broadcast)
     tasks.broadcast_dispatch_task.delay_on_commit(broadcast.pk, conf("BROADCAST_WINDOW"))
     return broadcast
@@ -771,7 +975,8 @@ def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
         raise BroadcastStateError(STATE_CONFLICT.format(status=broadcast.status, action="cancelled"))
     broadcast.status = Broadcast.Status.CANCELLED
     broadcast.completed_at = timezone.now()
-    broadcast.save(update_fields=["status", "completed_at", "updated_at"])
+    broadcast.phase, broadcast.phase_until = Broadcast.Phase.NONE, None  # a canary ends with it
+    broadcast.save(update_fields=["status", "completed_at", "phase", "phase_until", "updated_at"])
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {DELIVERY} SET status = {SKIPPED}, skip_reason = 'cancelled' "  # noqa: S608
@@ -796,16 +1001,21 @@ def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
     2. `sending` rows whose lease expired go back to `queued` (or `skipped` when the
        broadcast was cancelled) and their ranges are dispatched again;
     3. a running broadcast without progress for BROADCAST_QUIET_SECONDS is recounted,
-       completed if nothing is left, otherwise its queued rows are dispatched again.
+       completed if nothing is left, otherwise its queued rows are dispatched again (one
+       holding after its canary is quiet on purpose and left alone);
+    4. canary phases move on: a finished canary starts its hold, a hold that has passed
+       is judged (the rest goes out, or the broadcast pauses);
+    5. the circuit breaker looks at every running broadcast's recent sample, which is how
+       late `failed` status webhooks count.
     `now` may be moved ahead by tests to expire leases at once.
     """
     now = now or timezone.now()
-    stats = {"started": 0, "expired": 0, "redispatched": 0, "completed": 0}
+    stats = {"started": 0, "expired": 0, "redispatched": 0, "completed": 0, "canary": 0, "tripped": 0}
     for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SCHEDULED, scheduled_at__lte=now):
         try:
             broadcast_start(broadcast=broadcast, now=now)
             stats["started"] += 1
-        except (BroadcastStateError, TemplateNotApprovedError) as exc:
+        except (BroadcastStateError, TemplateNotApprovedError, PlanLimitExceeded) as exc:
             logger.warning("scheduled broadcast %s not started: %s", broadcast.pk, exc)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -834,7 +1044,10 @@ def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
         for broadcast in Broadcast.objects.filter(pk__in=list(by_broadcast), status=Broadcast.Status.RUNNING):
             stats["redispatched"] += _redispatch_queued(broadcast, ids=by_broadcast[broadcast.pk])
     quiet_before = now - timedelta(seconds=int(conf("BROADCAST_QUIET_SECONDS")))
-    for broadcast in Broadcast.objects.filter(status=Broadcast.Status.RUNNING, heartbeat_at__lt=quiet_before):
+    quiet = Broadcast.objects.filter(status=Broadcast.Status.RUNNING, heartbeat_at__lt=quiet_before).exclude(
+        phase=Broadcast.Phase.CANARY_HOLD
+    )
+    for broadcast in quiet:
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -849,4 +1062,11 @@ def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
             stats["redispatched"] += _redispatch_queued(broadcast)
             if (broadcast.dispatch_cursor or 0) <= (broadcast.last_delivery_id or 0):
                 tasks.broadcast_dispatch_task.delay_on_commit(broadcast.pk, conf("BROADCAST_WINDOW"))
+    for broadcast_id in breaker.in_canary_ids():
+        breaker.canary_progress(broadcast_id=broadcast_id)
+    for broadcast_id in breaker.hold_passed_ids(now=now):
+        stats["canary"] += breaker.canary_judge(broadcast_id=broadcast_id, now=now) is not None
+    running = Broadcast.objects.filter(status=Broadcast.Status.RUNNING, phase=Broadcast.Phase.NONE)
+    for broadcast_id in running.values_list("pk", flat=True):
+        stats["tripped"] += breaker.check(broadcast_id=broadcast_id)
     return stats

@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from billing import services as billing
 from inbox import representations, tasks
 from inbox.errors import (
     ContactOptedOutError,
@@ -55,6 +56,7 @@ from inbox.providers.errors import (
     error_explain,
 )
 from inbox.services import contacts, events, preferences, templates, threads
+from tenants import verification
 from tenants.inbound import InboundItem, InboundMessage, StatusUpdate, TemplateStatus, UserPreference
 from tenants.models import Company, PhoneNumberRoute
 
@@ -289,10 +291,42 @@ def message_status_apply(*, item: StatusUpdate) -> Message | None:
         logger.info("status %s for %s not applied (unknown wamid, or not newer)", item.status, item.wamid)
         return None
     message = Message.objects.select_related("thread", "thread__contact", "sent_by").get(wamid=item.wamid)
+    if status in (Message.Status.DELIVERED, Message.Status.READ):
+        _usage_book(message)
     _publish("message.status", message)
     if status == Message.Status.FAILED and item.error_code == MARKETING_OPT_OUT_CODE:
         _marketing_opt_out(message.thread.contact, item.error_code)
     return message
+
+
+def _usage_book(message: Message) -> None:
+    """Books a delivered outbound message on the billing ledger (once per message: billing
+    ignores a repeat). Priced by the category it was sent with and, for utility templates,
+    whether the customer's window was open when it was sent (whatsapp-platform.md §4.3)."""
+    company = _company()
+    if company is None:
+        return
+    category = (message.template_category or "marketing") if message.type == Message.Type.TEMPLATE else "service"
+    window_open = False
+    if category == Template.Category.UTILITY:
+        sent = message.sent_at or message.created_at
+        window_open = (
+            Message.objects.filter(
+                thread_id=message.thread_id,
+                direction=Message.Direction.INBOUND,
+                created_at__lte=sent,
+                created_at__gt=sent - threads.WINDOW,
+            )
+            .exclude(type=Message.Type.UNSUPPORTED)
+            .exists()
+        )
+    billing.usage_book(
+        company=company,
+        message_id=message.public_id,
+        category=category,
+        phone=message.thread.contact.phone,
+        window_open=window_open,
+    )
 
 
 def _marketing_opt_out(contact: Contact, code: int) -> None:
@@ -409,7 +443,7 @@ def message_send(
         status_rank=RANK[Message.Status.QUEUED],
         status_at=timezone.now(),
         sent_by=sender,
-        sender_identity={"name": company.name if company else ""},
+        sender_identity=verification.sender_identity_snapshot(company=company),
         context_wamid=reply_to[:255],
     )
     text = (text or "").strip()
@@ -424,11 +458,20 @@ def message_send(
             raise ContactOptedOutError(OPTED_OUT)
         if found.category == Template.Category.MARKETING and recipient.marketing_opted_out:
             raise ContactOptedOutError(MARKETING_OPTED_OUT)
+        if company is not None:
+            # A template is business-initiated: it counts against the plan's daily cap.
+            billing.limits_reserve(company=company, kind=billing.KIND_MESSAGE)
         message.template_name = found.name
         message.template_language = found.language
         message.template_category = found.category
         message.template_parameters = template_parameters or []
         message.text = template_render(found.body, template_parameters)
+        message.payload = {
+            **message.payload,
+            **verification.verify_link_payload(
+                company=company, phone=thread.phone_number.display_number, buttons=found.buttons
+            ),
+        }
     else:
         if not threads.window_is_open(thread):
             raise WindowClosedError(WINDOW_CLOSED)

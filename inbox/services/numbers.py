@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django_tenants.utils import schema_context
 
+from billing import services as billing
 from inbox.models import PhoneNumber
 from inbox.phones import phone_normalize
 from tenants.models import Company, PhoneNumberRoute
@@ -61,9 +62,12 @@ def phone_number_connect(
 def _connect(*, company: Company, phone_number_id: str, display: str, token: str, waba_id: str) -> PhoneNumber:
     if PhoneNumberRoute.objects.filter(phone_number_id=phone_number_id).exists():
         raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]})
+    billing.limits_reserve(company=company, kind=billing.KIND_PHONE_NUMBER)  # PlanLimitExceeded
     try:
         with transaction.atomic():
-            PhoneNumberRoute.objects.create(phone_number_id=phone_number_id, company=company, waba_id=waba_id)
+            PhoneNumberRoute.objects.create(
+                phone_number_id=phone_number_id, company=company, waba_id=waba_id, display_number=display
+            )
     except IntegrityError as exc:
         raise ValidationError({"phone_number_id": [PHONE_NUMBER_ID_TAKEN]}) from exc
     # A number connected before and disconnected keeps its row (its threads point to it).

@@ -143,4 +143,30 @@ def template_status_apply(*, item: TemplateStatus) -> Template | None:
     template.status = status
     template.rejection_reason = reason
     template.save(update_fields=["status", "rejection_reason", "updated_at"])
+    if status in (Template.Status.PAUSED, Template.Status.REJECTED):
+        # Every further send of it would be refused: its running broadcasts pause with the
+        # reason (within one batch) instead of failing each recipient.
+        from inbox.services.broadcast_breaker import broadcasts_pause_for_template
+
+        broadcasts_pause_for_template(template=template, event=item.event)
+    return template
+
+
+class TemplateNotPendingError(InboxError):
+    """Only a template pending review can be approved or rejected."""
+
+
+def template_review_decide(*, template: Template, approve: bool, reason: str = "") -> Template:
+    """Records a review decision on a pending template (operators; see tenants.operator).
+
+    Call inside the caller's transaction with the template locked. Raises
+    TemplateNotPendingError unless it is pending.
+    """
+    if template.status != Template.Status.PENDING:
+        raise TemplateNotPendingError(
+            f"template {template.name} ({template.language}) is {template.status}, not pending review."
+        )
+    template.status = Template.Status.APPROVED if approve else Template.Status.REJECTED
+    template.rejection_reason = "" if approve else reason.strip()[:2000]
+    template.save(update_fields=["status", "rejection_reason", "updated_at"])
     return template

@@ -15,6 +15,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
 from inbox.api.messages import FROM_UNKNOWN, RECIPIENT_ONE, UPLOADS_UNAVAILABLE
 from inbox.models import Contact, Message, PhoneNumber, Template
 from inbox.phones import PHONE_INVALID
@@ -136,6 +137,7 @@ def test_sends_a_template_to_a_new_number_making_the_contact(
         assert message.thread.phone_number == connected_number_a
 
 
+@pytest.mark.usefixtures("plan_limits_lifted")  # two numbers on a free company
 def test_sends_from_a_chosen_number(
     tenant_a: Company, api_a: Client, in_a: InA, company_a: Company, connected_number_a: PhoneNumber
 ) -> None:

@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
 from inbox.models import PhoneNumber
 from inbox.services import numbers
 from inbox.tests.api_helpers import post_json
@@ -52,6 +53,7 @@ def test_lists_connected_numbers_without_tokens(
     assert "tok-a" not in response.content.decode()
 
 
+@pytest.mark.usefixtures("plan_limits_lifted")  # 20 numbers on a free company
 @pytest.mark.parametrize("page_size", [1, 20])
 def test_list_query_count_does_not_grow_with_the_page(
     tenant_a: Company, api_a: Client, company_a: Company, django_assert_num_queries: AssertNumQueries, page_size: int

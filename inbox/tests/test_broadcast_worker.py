@@ -29,6 +29,7 @@ from django.db import connection
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
+from billing import services as billing_services
 from config.celery import app
 from config.tests.test_celery_worker import committed_db as committed_db  # the fixture
 from config.tests.workers import worker_start, worker_stop
@@ -94,7 +95,9 @@ def _broker(url: str) -> Iterator[None]:
 def start_worker(tmp_path: Path, sink: Sink) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str = "w1", broker_url: str | None = None, rate: int = 2000) -> subprocess.Popen[bytes]:
+    def start(
+        name: str = "w1", broker_url: str | None = None, rate: int = 2000, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         process = worker_start(
             tmp_path / f"{name}.log",
             name=name,
@@ -107,6 +110,7 @@ def start_worker(tmp_path: Path, sink: Sink) -> Iterator[Callable[..., subproces
                 "BROADCAST_CONCURRENCY": str(CONCURRENCY),
                 "BROADCAST_FLUSH_SIZE": str(FLUSH_SIZE),
                 "LOG_LEVEL": "WARNING",
+                **(env or {}),
             },
         )
         started.append(process)
@@ -117,6 +121,12 @@ def start_worker(tmp_path: Path, sink: Sink) -> Iterator[Callable[..., subproces
         worker_stop(process)
 
 
+@pytest.fixture(autouse=True)
+def _no_plan_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of recipients on alice's free-plan company: plan limits are billing's tests' concern."""
+    monkeypatch.setattr(billing_services, "limits_reserve", lambda **kwargs: None)
+
+
 @dataclass
 class Campaign:
     broadcast: Broadcast
@@ -125,14 +135,15 @@ class Campaign:
 
 
 @pytest.fixture
-def campaign(request: pytest.FixtureRequest, personas: dict[str, Any]) -> Iterator[Callable[[int], Campaign]]:
-    """Makes N opted-in contacts (their own tag), a number and a template; removes them after."""
+def campaign(request: pytest.FixtureRequest, personas: dict[str, Any]) -> Iterator[Callable[..., Campaign]]:
+    """Makes N opted-in contacts (their own tag), a number and a template in the persona's
+    company (alice's by default); removes them after."""
     request.getfixturevalue("committed_db")
-    schema = personas["alice"].company.schema_name
-    tag = uuid.uuid4().hex
-    made: list[Broadcast] = []
+    made: list[tuple[Campaign, str]] = []
 
-    def make(recipients: int) -> Campaign:
+    def make(recipients: int, persona: str = "alice") -> Campaign:
+        schema = personas[persona].company.schema_name
+        tag = uuid.uuid4().hex
         with schema_context(schema):
             number = PhoneNumber.objects.create(phone_number_id=f"bc{tag[:12]}", display_number="+4930555000")
             template = Template.objects.create(name=f"promo_{tag[:8]}", language="en", category="marketing",
@@ -150,12 +161,13 @@ def campaign(request: pytest.FixtureRequest, personas: dict[str, Any]) -> Iterat
                 name="Crash test", template=template, phone_number=number, template_parameters=["you"],
                 audience={"type": "filter", "filter": {"run": tag}},
             )  # fmt: skip
-        made.append(broadcast)
-        return Campaign(broadcast, recipients, schema)
+        made.append((Campaign(broadcast, recipients, schema), tag))
+        return made[-1][0]
 
     yield make
-    with schema_context(schema), connection.cursor() as cursor:
-        for broadcast in made:
+    for made_campaign, tag in made:
+        broadcast = made_campaign.broadcast
+        with schema_context(made_campaign.schema), connection.cursor() as cursor:
             cursor.execute(
                 "DELETE FROM inbox_message WHERE thread_id IN (SELECT id FROM inbox_thread WHERE phone_number_id = %s)",
                 [broadcast.phone_number_id],
@@ -165,7 +177,7 @@ def campaign(request: pytest.FixtureRequest, personas: dict[str, Any]) -> Iterat
             cursor.execute("DELETE FROM inbox_broadcast WHERE id = %s", [broadcast.pk])
             cursor.execute("DELETE FROM inbox_template WHERE id = %s", [broadcast.template_id])
             cursor.execute("DELETE FROM inbox_phonenumber WHERE id = %s", [broadcast.phone_number_id])
-        cursor.execute("DELETE FROM inbox_contact WHERE attributes->>'run' = %s", [tag])
+            cursor.execute("DELETE FROM inbox_contact WHERE attributes->>'run' = %s", [tag])
 
 
 def _start(c: Campaign) -> None:
@@ -224,14 +236,14 @@ def _sigkill_mid_broadcast(c: Campaign, sink: Sink, start_worker: Callable[..., 
 
 @pytest.mark.worker
 def test_sigkill_mid_broadcast_loses_no_one_with_redis(
-    campaign: Callable[[int], Campaign], sink: Sink, start_worker: Callable[..., Any]
+    campaign: Callable[..., Campaign], sink: Sink, start_worker: Callable[..., Any]
 ) -> None:
     _sigkill_mid_broadcast(campaign(4000), sink, start_worker, settings.CELERY_BROKER_URL)
 
 
 @pytest.mark.worker
 def test_sigkill_mid_broadcast_loses_no_one_with_rabbitmq(
-    campaign: Callable[[int], Campaign], sink: Sink, start_worker: Callable[..., Any]
+    campaign: Callable[..., Campaign], sink: Sink, start_worker: Callable[..., Any]
 ) -> None:
     with _broker(RABBITMQ_URL):
         try:
@@ -244,7 +256,7 @@ def test_sigkill_mid_broadcast_loses_no_one_with_rabbitmq(
 
 @pytest.mark.worker
 def test_provider_answering_429_for_a_while_ends_with_everyone_sent(
-    campaign: Callable[[int], Campaign], sink: Sink, start_worker: Callable[..., Any]
+    campaign: Callable[..., Campaign], sink: Sink, start_worker: Callable[..., Any]
 ) -> None:
     # given: the provider refuses every send for 3 s
     c = campaign(1500)
@@ -261,7 +273,7 @@ def test_provider_answering_429_for_a_while_ends_with_everyone_sent(
 
 @pytest.mark.worker
 def test_two_workers_on_one_broadcast_never_send_twice(
-    campaign: Callable[[int], Campaign], sink: Sink, start_worker: Callable[..., Any]
+    campaign: Callable[..., Campaign], sink: Sink, start_worker: Callable[..., Any]
 ) -> None:
     # given
     c = campaign(4000)
@@ -278,7 +290,7 @@ def test_two_workers_on_one_broadcast_never_send_twice(
 
 @pytest.mark.worker
 def test_cancel_mid_run_ends_every_recipient_in_a_final_state(
-    campaign: Callable[[int], Campaign], sink: Sink, start_worker: Callable[..., Any]
+    campaign: Callable[..., Campaign], sink: Sink, start_worker: Callable[..., Any]
 ) -> None:
     # given: a slow broadcast (200 msg/s)
     c = campaign(2000)

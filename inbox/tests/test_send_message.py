@@ -48,7 +48,7 @@ def test_text_inside_the_window_is_queued_and_delivery_enqueued(
     assert message.status == Message.Status.QUEUED
     assert message.text == "Your table is ready"
     assert message.sent_by == alice.user
-    assert message.sender_identity == {"name": "Acme Pizza"}
+    assert message.sender_identity == {"name": "Acme Pizza", "verified": False}
     open_thread.refresh_from_db()
     assert open_thread.last_message_preview == "Your table is ready"
 

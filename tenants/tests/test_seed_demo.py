@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from accounts.models import ApiKey, User
 from inbox.models import CannedReply, Message, PhoneNumber
 from tenants.management.commands.seed_demo import DEMO_PASSWORD, OPERATOR_EMAIL
-from tenants.models import Company
+from tenants.models import BusinessProfile, Company, OperatorAction
 
 
 def _seed() -> str:
@@ -29,6 +29,12 @@ def _snapshot() -> dict[str, Any]:
     state: dict[str, Any] = {
         "companies": sorted(companies),
         "operators": list(User.objects.filter(email=OPERATOR_EMAIL).values_list("id", "is_staff", "is_superuser")),
+        "profiles": sorted(
+            BusinessProfile.objects.filter(company__slug__in=["pizzeria", "airline"]).values_list(
+                "company__slug", "state", "verified_display_name", "verified_at"
+            )
+        ),
+        "audit": OperatorAction.objects.count(),
     }
     for slug, schema_name, _ in companies:
         with schema_context(schema_name):
@@ -87,3 +93,15 @@ def test_second_run_changes_nothing_and_says_keys_exist(db: None) -> None:
     assert "shown once" not in output
     assert output.count('API key "demo" exists') == 2
     assert "create_api_key pizzeria --name NAME" in output
+
+
+def test_airline_is_verified_and_the_pizzeria_is_not(db: None) -> None:
+    # when
+    out = _seed()
+    # then
+    profile = BusinessProfile.objects.get(company__slug="airline")
+    assert profile.is_verified
+    assert profile.verified_display_name == "Kontakt Air"
+    assert not BusinessProfile.objects.filter(company__slug="pizzeria").exists()
+    assert "verified as 'Kontakt Air'" in out
+    assert "/verify/?phone=%2B49697654321" in out

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from billing.errors import PlanLimitExceeded
 from inbox.services import numbers
 from tenants.models import Company
 
@@ -42,6 +43,8 @@ class Command(BaseCommand):
         except ValidationError as exc:
             reasons = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items())
             raise CommandError(f"Cannot connect the number to {slug!r}: {reasons}") from exc
+        except PlanLimitExceeded as exc:
+            raise CommandError(f"Cannot connect the number to {slug!r}: {exc.message}") from exc
         self.stdout.write(
             f"Connected {number.display_number} (phone_number_id {number.phone_number_id}) to {company.slug}."
         )

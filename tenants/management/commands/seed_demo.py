@@ -4,6 +4,7 @@
 - airline (enterprise plan): owner@airline.test (owner), admin@airline.test (admin),
   agent@airline.test (agent)
 - operator@localhost: a staff superuser of the public schema, for /admin/
+- airline's business details are verified (badge, verify links); the pizzeria's are not
 
 Every demo login uses DEMO_PASSWORD. Only what is missing is created: a second run changes
 nothing. API keys are stored hashed and shown once, so a key named "demo" is made (and
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
@@ -23,10 +25,11 @@ from django_tenants.utils import schema_context
 from accounts.models import ApiKey, User
 from accounts.services import api_key_create
 from inbox.models import CannedReply, PhoneNumber, Thread
+from inbox.phones import phone_normalize
 from inbox.providers import sandbox
 from inbox.services import numbers
-from tenants import services
-from tenants.models import Company
+from tenants import services, verification
+from tenants.models import BusinessProfile, Company
 
 DEMO_PASSWORD = "kontakt-demo"  # noqa: S105  # printed on purpose: demo data only
 OPERATOR_EMAIL = "operator@localhost"
@@ -93,6 +96,19 @@ DEMO_COMPANIES = (
 )
 
 
+# Business details the demo verifies (the airline shows the badge; the pizzeria does not).
+DEMO_IDENTITY = {
+    "airline": {
+        "legal_name": "Kontakt Air GmbH",
+        "display_name": "Kontakt Air",
+        "website": "https://airline.example",
+        "registration_number": "HRB 424242",
+        "address": "Flughafenstraße 1, 60549 Frankfurt am Main",
+        "verify_links_enabled": True,
+    }
+}
+
+
 class Command(BaseCommand):
     help = "Create the demo companies, logins and API keys (idempotent) and fill the schema pool."
 
@@ -108,11 +124,13 @@ class Command(BaseCommand):
             users = self._users(company, demo)
             key_line = self._api_key(company, users[0])
             number_line = self._conversations(company, demo)
+            identity_line = self._identity(company, demo)
             state = "created" if created else "exists"
             lines.append(f"  {demo.slug:<9} {services.company_url(company)}  ({company.plan} plan, {state})")
             lines.extend(f"              {user.email:<22} {user.role}" for user in users)
             lines.append(f"              {key_line}")
             lines.append(f"              {number_line}")
+            lines.append(f"              {identity_line}")
         if not options["no_pool"]:
             result = services.tenant_pool_fill()
             lines.append(f"Schema pool: {result.ready} ready ({result.built} built now)")
@@ -162,6 +180,18 @@ class Command(BaseCommand):
                 return f'API key "{DEMO_KEY_NAME}" exists (kt_{existing.prefix}_…, shown only when made); {hint}'
             issued = api_key_create(name=DEMO_KEY_NAME, created_by=owner)
         return f"API key (shown once, save it): {issued.key}"
+
+    def _identity(self, company: Company, demo: DemoCompany) -> str:
+        """Verifies the demo's business details once (audited as `seed_demo`)."""
+        details = DEMO_IDENTITY.get(demo.slug)
+        profile = BusinessProfile.objects.filter(company=company).first()
+        if details is not None and profile is None:
+            verification.business_profile_submit(company=company, submitted_by=None, **details)
+            profile = verification.company_verify(company=company, actor=None, actor_label="seed_demo")
+        check = self._public_url(f"/verify/?phone={quote(phone_normalize(demo.display_number))}")
+        if profile is not None and profile.is_verified:
+            return f"verified as {profile.verified_display_name!r}; public check: {check}"
+        return f"not verified (submit details under Settings → Business identity); public check: {check}"
 
     def _conversations(self, company: Company, demo: DemoCompany) -> str:
         """Connects the sandbox number, adds canned replies, and plays customers writing in."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 from celery import Task, shared_task
 
@@ -31,6 +32,12 @@ def message_deliver_task(self: Task, message_id: int) -> None:
         messages.message_deliver(message_id=message_id, final_attempt=self.request.retries >= DELIVERY_MAX_RETRIES)
     except messages.DeliveryRetryError as exc:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
+
+
+@shared_task(ignore_result=True)
+def message_status_retry_task(payload: dict[str, Any], attempt: int) -> None:
+    """A delivery report that overtook the record of its send, tried again."""
+    messages.message_status_retry(payload=payload, attempt=attempt)
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=MEDIA_MAX_RETRIES)

@@ -30,6 +30,9 @@ def race_plan(committed_db: None, personas: dict[str, Persona]) -> Iterator[tupl
     """Company A on a plan of its own for the test (committed), put back afterwards."""
     company = personas["alice"].company
     original = Company.objects.get(pk=company.pk).plan_id
+    # Worker tests commit real counters for this company (their worker processes reserve
+    # units); start from none.
+    LimitCounter.objects.filter(company=company).delete()
     plan = Plan.objects.create(
         code="race-test", name="Race", max_business_initiated_per_day=100, max_phone_numbers=2, max_agents=3
     )

@@ -9,10 +9,11 @@ never is harmless (docs/broadcasts.md has the whole design):
   so at most BROADCAST_WINDOW chunks of a broadcast wait in the queue: broadcasts of
   different companies interleave instead of queueing behind each other.
 - chunk: claims its range's due `queued` rows with a conditional UPDATE (→ `sending`,
-  with a claim token and a lease), skipping contacts that opted out meanwhile; creates the
-  outbound Messages in the contacts' threads (set-based); sends through the bulk sender
-  with many requests in flight under the Redis limits; writes results back in batches
-  under its claim token; renews its lease; stops within one batch on pause or cancel.
+  with a claim token and a lease), skipping contacts that opted out meanwhile; makes the
+  contacts' threads where missing (set-based); sends through the bulk sender with many
+  requests in flight under the Redis limits; writes results back in batches under its
+  claim token — the outbound Messages are inserted into the threads by the same
+  statement, already sent; renews its lease; stops within one batch on pause or cancel.
 - sweeper (beat, per company): puts `sending` rows whose lease expired back to `queued`
   and re-dispatches them, restarts broadcasts that went quiet, starts due scheduled ones.
 - completion: `remaining` (queued + sending) moves in the same transaction as the rows;
@@ -481,109 +482,142 @@ def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int
     return rows
 
 
-def _messages_prepare(
-    broadcast: Broadcast, sending: list[tuple[int, int]], link: dict[str, Any] | None = None
-) -> dict[int, str]:
-    """The outbound Message of each claimed delivery, in the contact's thread: made once
-    (a retry reuses it), set-based. Returns {delivery id: message public id}."""
-    template = broadcast.template
-    pn = broadcast.phone_number_id
-    delivery_ids = [d for d, _ in sending]
-    contact_ids = [c for _, c in sending]
-    text = template_render(template.body, broadcast.template_parameters)
-    preview = text.replace("\n", " ")[:200]
-    company = getattr(connection, "tenant", None)
-    identity = verification.sender_identity_snapshot(company=company)  # once per chunk
-    with connection.cursor() as cursor:
-        # A thread made by a broadcast starts resolved: nothing for agents to do until a
-        # reply, which reopens it (threads.thread_record_inbound).
-        cursor.execute(
-            f"""INSERT INTO {THREAD} (public_id, contact_id, phone_number_id, status, last_message_preview,
-                    unread_count, created_at, updated_at)
-                SELECT gen_random_uuid(), u.cid, %s, 'resolved', '', 0, now(), now()
-                FROM unnest(%s::bigint[]) u(cid)
-                ON CONFLICT (contact_id, phone_number_id) DO NOTHING""",  # noqa: S608
-            [pn, contact_ids],
-        )
-        cursor.execute(
-            f"""WITH todo AS (
-                  SELECT d.id AS did, t.id AS tid FROM {DELIVERY} d
-                  JOIN {THREAD} t ON t.contact_id = d.contact_id AND t.phone_number_id = %(pn)s
-                  WHERE d.id = ANY(%(dids)s) AND d.message_id IS NULL
-                ), ins AS (
-                  INSERT INTO {MESSAGE} (public_id, thread_id, direction, type, text, payload, context_wamid,
-                      status, status_rank, status_at, error_title, error_detail, media_id, media_mime_type,
-                      media_filename, media_file, media_status, template_name, template_language,
-                      template_parameters, template_category, sender_identity, created_at)
-                  SELECT gen_random_uuid(), todo.tid, 'outbound', 'template', %(text)s, %(pl)s::jsonb, '',
-                      'queued', 0, now(), '', '', '', '', '', '', '', %(tn)s, %(tl)s, %(tp)s::jsonb, %(tc)s,
-                      %(si)s::jsonb, now()
-                  FROM todo
-                  RETURNING id, thread_id
-                )
-                UPDATE {DELIVERY} d SET message_id = ins.id
-                FROM ins JOIN todo ON todo.tid = ins.thread_id
-                WHERE d.id = todo.did""",  # noqa: S608
-            {
-                "pn": pn,
-                "dids": delivery_ids,
-                "text": text,
-                "tn": template.name,
-                "tl": template.language,
-                "tp": _json(broadcast.template_parameters or []),
-                "tc": template.category,
-                "si": _json(identity),
-                "pl": _json(link or {}),
-            },
-        )
-        cursor.execute(
-            f"""UPDATE {THREAD} t SET last_message_at = GREATEST(t.last_message_at, now()),
-                    last_message_preview = %s, updated_at = now()
-                FROM {DELIVERY} d WHERE d.id = ANY(%s) AND t.contact_id = d.contact_id AND t.phone_number_id = %s""",  # noqa: S608
-            [preview, delivery_ids, pn],
-        )
-        cursor.execute(
-            f"""SELECT d.id, m.public_id FROM {DELIVERY} d JOIN {MESSAGE} m ON m.id = d.message_id
-                WHERE d.id = ANY(%s)""",  # noqa: S608
-            [delivery_ids],
-        )
-        return {did: str(public_id) for did, public_id in cursor.fetchall()}
+@dataclass
+class _Chunk:
+    """What a chunk's flushes write into the threads, prepared once per chunk: the sender
+    identity and verify-link payload, and per claimed delivery its thread, the public id its
+    Message will have (sent as biz_opaque_callback_data before the row exists), and its text
+    and parameters (the broadcast's, or the recipient's own from `Delivery.parameters`)."""
+
+    template: Template
+    identity: str
+    payload: str
+    thread_of: dict[int, int]
+    public_id_of: dict[int, str]
+    text_of: dict[int, str]
+    parameters_of: dict[int, str]
+    body_parameters_of: dict[int, list[dict[str, Any]]]
 
 
-def _messages_personalize(broadcast: Broadcast, sending: list[tuple[int, int]]) -> dict[int, list[dict[str, Any]]]:
-    """For a broadcast whose parameters name contact fields or CSV columns: gives each
-    claimed recipient's Message its own text and parameters (and its thread the preview),
-    from the parameters the snapshot resolved into its Delivery row. Returns {delivery id:
-    body parameters in the Cloud API shape} for the sender; {} for a broadcast with fixed
-    parameters (one body for all). Call after _messages_prepare, in its transaction.
+def _threads_prepare(broadcast: Broadcast, contact_ids: list[int]) -> dict[int, int]:
+    """The thread of each contact on the broadcast's number, made when missing. {contact id: thread id}.
+
+    Driven by the claimed ids (`unnest`), so PostgreSQL walks the unique (contact, number)
+    index whatever its statistics say — a first broadcast to a fresh import has none yet.
+    A thread made by a broadcast starts resolved: nothing for agents to do until a reply,
+    which reopens it (threads.thread_record_inbound).
     """
+    pn = broadcast.phone_number_id
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH c AS (SELECT DISTINCT unnest(%(cids)s::bigint[]) AS cid),
+                made AS (
+                  INSERT INTO {THREAD} (public_id, contact_id, phone_number_id, status, last_message_preview,
+                      unread_count, created_at, updated_at, last_message_at)
+                  SELECT gen_random_uuid(), c.cid, %(pn)s, 'resolved', '', 0, now(), now(), now() FROM c
+                  ON CONFLICT (contact_id, phone_number_id) DO NOTHING
+                  RETURNING contact_id, id
+                )
+                SELECT contact_id, id FROM made
+                UNION ALL
+                SELECT t.contact_id, t.id FROM c
+                JOIN {THREAD} t ON t.contact_id = c.cid AND t.phone_number_id = %(pn)s""",  # noqa: S608
+            {"cids": contact_ids, "pn": pn},
+        )
+        found = dict(cursor.fetchall())
+        missing = [c for c in contact_ids if c not in found]
+        if missing:  # made by a concurrent transaction after this statement's snapshot
+            cursor.execute(
+                f"SELECT contact_id, id FROM {THREAD} WHERE contact_id = ANY(%s) AND phone_number_id = %s",  # noqa: S608
+                [missing, pn],
+            )
+            found.update(cursor.fetchall())
+    return found
+
+
+def _personal_parameters(broadcast: Broadcast, delivery_ids: list[int]) -> dict[int, Any]:
+    """Each recipient's own parameters, resolved by the snapshot into `Delivery.parameters`
+    when the broadcast's parameters name contact fields or CSV columns; {} otherwise."""
     if not selectors.parameters_are_personal(broadcast.template_parameters):
         return {}
-    body = broadcast.template.body
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, parameters FROM {DELIVERY} WHERE id = ANY(%s) AND parameters IS NOT NULL",  # noqa: S608
-            [[d for d, _ in sending]],
+            [delivery_ids],
         )
         # Django's psycopg setup hands jsonb over as text (JSONField decodes it itself).
-        own = {did: json.loads(value) if isinstance(value, str) else value for did, value in cursor.fetchall()}
-        if not own:
-            return {}
-        ids = list(own)
-        texts = [template_render(body, own[did]) for did in ids]
-        cursor.execute(
-            f"""UPDATE {MESSAGE} m SET text = x.text, template_parameters = x.params::jsonb
-                FROM {DELIVERY} d, unnest(%s::bigint[], %s::text[], %s::text[]) x(did, text, params)
-                WHERE d.id = x.did AND m.id = d.message_id AND m.status = 'queued'""",  # noqa: S608
-            [ids, texts, [_json(own[did]) for did in ids]],
-        )
-        cursor.execute(
-            f"""UPDATE {THREAD} t SET last_message_preview = left(replace(x.text, E'\\n', ' '), 200)
-                FROM {DELIVERY} d, unnest(%s::bigint[], %s::text[]) x(did, text)
-                WHERE d.id = x.did AND t.contact_id = d.contact_id AND t.phone_number_id = %s""",  # noqa: S608
-            [ids, texts, broadcast.phone_number_id],
-        )
-    return {did: template_parameters_list(parameters) for did, parameters in own.items()}
+        return {did: json.loads(value) if isinstance(value, str) else value for did, value in cursor.fetchall()}
+
+
+def _chunk_prepare(broadcast: Broadcast, sending: list[tuple[int, int]], link: dict[str, Any] | None = None) -> _Chunk:
+    """Call in the claim's transaction."""
+    template = broadcast.template
+    delivery_ids = [d for d, _ in sending]
+    thread_of_contact = _threads_prepare(broadcast, [c for _, c in sending])
+    own = _personal_parameters(broadcast, delivery_ids)
+    shared_text = template_render(template.body, broadcast.template_parameters)
+    shared_parameters = _json(broadcast.template_parameters or [])
+    company = getattr(connection, "tenant", None)
+    return _Chunk(
+        template=template,
+        identity=_json(verification.sender_identity_snapshot(company=company)),  # once per chunk
+        payload=_json(link or {}),
+        thread_of={d: thread_of_contact[c] for d, c in sending},
+        public_id_of={d: str(uuid.uuid4()) for d in delivery_ids},
+        text_of={d: template_render(template.body, own[d]) if d in own else shared_text for d in delivery_ids},
+        parameters_of={d: _json(own[d]) if d in own else shared_parameters for d in delivery_ids},
+        body_parameters_of={d: template_parameters_list(parameters) for d, parameters in own.items()},
+    )
+
+
+# The flush's one statement for finished sends: moves the deliveries still held by this
+# claim to their final state and, for exactly those, inserts the outbound Message into the
+# thread (sent, unknown, or failed with its code) and bumps the thread. The Message is born
+# with its wamid and status: inserted once and never updated by the chunk, so its indexes (a
+# trigram GIN among them) are written once per recipient. An earlier design inserted a
+# `queued` message before the send and updated it after; a wamid update cannot be HOT, so
+# every message paid for all its indexes twice — most of a chunk's database time.
+_FINISH_SQL = f"""
+    WITH u AS (
+      SELECT * FROM unnest(%(ids)s::bigint[], %(dstatus)s::smallint[], %(tids)s::bigint[], %(pubs)s::uuid[],
+                           %(wamids)s::text[], %(mstatus)s::text[], %(ranks)s::smallint[], %(codes)s::int[],
+                           %(titles)s::text[], %(details)s::text[], %(texts)s::text[], %(params)s::text[])
+        AS u(id, dstatus, tid, pub, wamid, mstatus, mrank, code, title, detail, text, params)
+    ),
+    held AS (
+      SELECT u.* FROM u JOIN {DELIVERY} d ON d.id = u.id
+      WHERE d.status = {SENDING} AND d.claim_token = %(token)s
+      FOR UPDATE OF d
+    ),
+    msg AS (
+      INSERT INTO {MESSAGE} (public_id, thread_id, direction, type, text, payload, context_wamid, wamid,
+          status, status_rank, status_at, sent_at, error_code, error_title, error_detail, media_id,
+          media_mime_type, media_filename, media_file, media_status, template_name, template_language,
+          template_parameters, template_category, sender_identity, created_at)
+      SELECT held.pub, held.tid, 'outbound', 'template', held.text, %(payload)s::jsonb, '', NULLIF(held.wamid, ''),
+          held.mstatus, held.mrank, now(), CASE WHEN held.mstatus = 'sent' THEN now() END, held.code,
+          COALESCE(held.title, ''), COALESCE(held.detail, ''), '', '', '', '', '', %(tn)s, %(tl)s,
+          held.params::jsonb, %(tc)s, %(si)s::jsonb, now()
+      FROM held
+      RETURNING id, public_id
+    ),
+    del AS (
+      UPDATE {DELIVERY} d SET status = held.dstatus, message_id = msg.id,
+             sent_at = CASE WHEN held.dstatus = {SENT} THEN now() END,
+             error_code = held.code, error_title = COALESCE(held.title, ''),
+             attempts = d.attempts + CASE WHEN held.dstatus = {FAILED} THEN 1 ELSE 0 END,
+             lease_until = NULL, claim_token = NULL
+      FROM held JOIN msg ON msg.public_id = held.pub
+      WHERE d.id = held.id
+      RETURNING d.status
+    ),
+    thr AS (
+      UPDATE {THREAD} t SET last_message_at = now(), last_message_preview = left(replace(held.text, E'\\n', ' '), 200),
+             updated_at = now()
+      FROM held WHERE t.id = held.tid
+    )
+    SELECT count(*) FILTER (WHERE status = {SENT}), count(*) FILTER (WHERE status = {FAILED}) FROM del
+"""  # noqa: S608 - table names and constants only
 
 
 def _json(value: Any) -> str:
@@ -630,7 +664,12 @@ def _backoff(attempts: int, result: bulk.BulkResult) -> float:
 
 
 def _flush(
-    broadcast: Broadcast, token: int, results: list[bulk.BulkResult], attempts: dict[int, int], report: ChunkReport
+    broadcast: Broadcast,
+    token: int,
+    results: list[bulk.BulkResult],
+    attempts: dict[int, int],
+    report: ChunkReport,
+    chunk: _Chunk,
 ) -> str:
     """Writes a batch of results under the claim token; returns the broadcast's status.
 
@@ -675,55 +714,38 @@ def _flush(
             Broadcast.objects.select_for_update().values_list("status", "throttled_since").get(pk=broadcast.pk)
         )
         held = f"d.status = {SENDING} AND d.claim_token = %(token)s"
-        if sent_ids or unknown_ids:
+        finishing = [(i, SENT, w, "sent", 2, None, None, None) for i, w in zip(sent_ids, sent_wamids, strict=True)]
+        finishing += [(i, SENT, "", "unknown", 1, None, None, None) for i in unknown_ids]
+        finishing += [(i, FAILED, "", "failed", 5, code, title, detail) for i, code, title, detail in failed]
+        if finishing:
+            ids = [f[0] for f in finishing]
             cursor.execute(
-                f"""WITH u AS (SELECT * FROM unnest(%(ids)s::bigint[], %(wamids)s::text[]) AS u(id, wamid)),
-                    upd AS (
-                      UPDATE {DELIVERY} d SET status = {SENT}, sent_at = now(), lease_until = NULL, claim_token = NULL
-                      FROM u WHERE d.id = u.id AND {held} RETURNING d.message_id, u.wamid
-                    ),
-                    msg AS (
-                      UPDATE {MESSAGE} m SET
-                        wamid = COALESCE(m.wamid, NULLIF(upd.wamid, '')),
-                        status = CASE WHEN m.status_rank >= 2 THEN m.status
-                                      WHEN upd.wamid = '' THEN 'unknown' ELSE 'sent' END,
-                        status_rank = GREATEST(m.status_rank, CASE WHEN upd.wamid = '' THEN 1 ELSE 2 END),
-                        status_at = now(),
-                        sent_at = CASE WHEN upd.wamid = '' THEN m.sent_at ELSE COALESCE(m.sent_at, now()) END
-                      FROM upd WHERE m.id = upd.message_id
-                    )
-                    SELECT count(*) FROM upd""",  # noqa: S608
-                {"ids": sent_ids + unknown_ids, "wamids": sent_wamids + [""] * len(unknown_ids), "token": token},
-            )
-            moved = cursor.fetchone()[0]
-            report.sent += moved
-            finished += moved
-        if failed:
-            cursor.execute(
-                f"""WITH u AS (SELECT * FROM unnest(%(ids)s::bigint[], %(codes)s::int[], %(titles)s::text[],
-                                                     %(details)s::text[]) AS u(id, code, title, detail)),
-                    upd AS (
-                      UPDATE {DELIVERY} d SET status = {FAILED}, error_code = u.code, error_title = u.title,
-                             attempts = d.attempts + 1, lease_until = NULL, claim_token = NULL
-                      FROM u WHERE d.id = u.id AND {held} RETURNING d.message_id, u.code, u.title, u.detail
-                    ),
-                    msg AS (
-                      UPDATE {MESSAGE} m SET status = 'failed', status_rank = 5, status_at = now(),
-                             error_code = upd.code, error_title = upd.title, error_detail = upd.detail
-                      FROM upd WHERE m.id = upd.message_id AND m.status_rank < 3
-                    )
-                    SELECT count(*) FROM upd""",  # noqa: S608
+                _FINISH_SQL,
                 {
-                    "ids": [f[0] for f in failed],
-                    "codes": [f[1] for f in failed],
-                    "titles": [f[2] for f in failed],
-                    "details": [f[3] for f in failed],
+                    "ids": ids,
+                    "dstatus": [f[1] for f in finishing],
+                    "tids": [chunk.thread_of[i] for i in ids],
+                    "pubs": [chunk.public_id_of[i] for i in ids],
+                    "wamids": [f[2] for f in finishing],
+                    "mstatus": [f[3] for f in finishing],
+                    "ranks": [f[4] for f in finishing],
+                    "codes": [f[5] for f in finishing],
+                    "titles": [f[6] for f in finishing],
+                    "details": [f[7] for f in finishing],
+                    "texts": [chunk.text_of[i] for i in ids],
+                    "params": [chunk.parameters_of[i] for i in ids],
                     "token": token,
+                    "payload": chunk.payload,
+                    "tn": chunk.template.name,
+                    "tl": chunk.template.language,
+                    "tc": chunk.template.category,
+                    "si": chunk.identity,
                 },
             )
-            n_failed = cursor.fetchone()[0]
+            moved, n_failed = cursor.fetchone()
+            report.sent += moved
             report.failed += n_failed
-            finished += n_failed
+            finished += moved + n_failed
         if retry_ids:
             cursor.execute(
                 f"""UPDATE {DELIVERY} d SET status = {QUEUED}, attempts = d.attempts + 1,
@@ -753,7 +775,6 @@ def _flush(
             if skip:
                 report.skipped += cursor.rowcount
                 finished += cursor.rowcount
-                _unsent_messages_delete(broadcast.pk)
         if status == Broadcast.Status.RUNNING:
             # The circuit breaker (broadcast_breaker): a stop code at once, a lasting
             # rate-limit storm, or the recent failure rate / a burst of one code.
@@ -775,19 +796,6 @@ def _flush(
         else:
             Broadcast.objects.filter(pk=broadcast.pk).update(heartbeat_at=timezone.now())
     return status
-
-
-def _unsent_messages_delete(broadcast_id: int) -> None:
-    """Skipped recipients' messages that never left: removed from the threads (never shown as sent)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""WITH gone AS (
-                  UPDATE {DELIVERY} d SET message_id = NULL
-                  WHERE d.broadcast_id = %s AND d.status = {SKIPPED} AND d.message_id IS NOT NULL
-                  RETURNING d.message_id
-                ) DELETE FROM {MESSAGE} m USING gone WHERE m.id = gone.message_id AND m.status = 'queued'""",  # noqa: S608
-            [broadcast_id],
-        )
 
 
 def _lease_renew(broadcast_id: int, token: int) -> None:
@@ -836,11 +844,10 @@ def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
             phone=broadcast.phone_number.display_number,
             buttons=broadcast.template.buttons,
         )
-        callbacks = _messages_prepare(broadcast, sending, link) if sending else {}
-        own = _messages_personalize(broadcast, sending) if sending else {}
+        chunk = _chunk_prepare(broadcast, sending, link) if sending else None
     report.claimed = len(rows)
     report.skipped = len(rows) - len(sending)
-    if not sending:
+    if chunk is None:
         report.retry_in = _next_due_in(broadcast_id, lo, hi)
         if in_canary:
             breaker.canary_progress(broadcast_id=broadcast_id)
@@ -868,14 +875,17 @@ def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
         phone_number_id=number.phone_number_id,
         access_token=number.access_token,
         body_template=body_template,
-        items=[bulk.BulkItem(did, phone[did], callbacks[did], own.get(did)) for did, _ in sending],
+        items=[
+            bulk.BulkItem(did, phone[did], chunk.public_id_of[did], chunk.body_parameters_of.get(did))
+            for did, _ in sending
+        ],
         rate=number_rate(number),
         concurrency=int(conf("BROADCAST_CONCURRENCY")),
         # A crash repeats at most the sends in flight plus two batches not yet written back.
         unrecorded_max=2 * int(conf("BROADCAST_FLUSH_SIZE")),
     )
     bulk.bulk_sender_get().start(job)
-    _drain(broadcast, token, job, attempts, report)
+    _drain(broadcast, token, job, attempts, report, chunk)
     due = _next_due_in(broadcast_id, lo, hi)
     report.retry_in = due if report.retry_in is None or due is None else min(report.retry_in, due)
     if in_canary:
@@ -883,7 +893,9 @@ def broadcast_chunk_send(*, broadcast_id: int, lo: int, hi: int) -> ChunkReport:
     return report
 
 
-def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[int, int], report: ChunkReport) -> None:
+def _drain(
+    broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[int, int], report: ChunkReport, chunk: _Chunk
+) -> None:
     """Reads the job's results, flushing in batches; stops the job on pause/cancel."""
     flush_size = int(conf("BROADCAST_FLUSH_SIZE"))
     flush_every = float(conf("BROADCAST_FLUSH_SECONDS"))
@@ -903,7 +915,7 @@ def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[i
                 break
         clock = time.monotonic()
         if buffer and (len(buffer) >= flush_size or clock - last_flush >= flush_every or seen >= expected):
-            status = _flush(broadcast, token, buffer, attempts, report)
+            status = _flush(broadcast, token, buffer, attempts, report, chunk)
             job.recorded += len(buffer)  # lets the sender go on (BulkJob.unrecorded_max)
             sender.results_recorded(job, buffer)  # committed: the sandbox plays its status webhooks
             buffer = []
@@ -914,7 +926,7 @@ def _drain(broadcast: Broadcast, token: int, job: bulk.BulkJob, attempts: dict[i
             _lease_renew(broadcast.pk, token)
             last_renew = clock
     if buffer:
-        _flush(broadcast, token, buffer, attempts, report)
+        _flush(broadcast, token, buffer, attempts, report, chunk)
         sender.results_recorded(job, buffer)
 
 
@@ -985,7 +997,6 @@ def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
         )
         skipped = cursor.rowcount
     if skipped:
-        _unsent_messages_delete(broadcast.pk)
         _remaining_move(broadcast.pk, skipped)
     broadcast.refresh_from_db()
     return broadcast
@@ -1039,7 +1050,6 @@ def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
             else:
                 by_broadcast.setdefault(broadcast_id, []).append(delivery_id)
         for broadcast_id, n in skipped.items():
-            _unsent_messages_delete(broadcast_id)
             _remaining_move(broadcast_id, n)
         for broadcast in Broadcast.objects.filter(pk__in=list(by_broadcast), status=Broadcast.Status.RUNNING):
             stats["redispatched"] += _redispatch_queued(broadcast, ids=by_broadcast[broadcast.pk])

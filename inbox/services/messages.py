@@ -20,10 +20,11 @@ A status webhook carrying our public id in `biz_opaque_callback_data` reconciles
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import mimetypes
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -253,14 +254,22 @@ def _uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+# A report can overtake the record of its send: a broadcast chunk writes its messages up
+# to BROADCAST_FLUSH_SECONDS after the provider answered (docs/broadcasts.md). Such a
+# report names our callback id but finds no message yet; it is tried again after 2, 4, 8,
+# … s, about two minutes in all, then dropped as a report about a send nobody recorded.
+EARLY_STATUS_RETRIES = 6
+
+
 @transaction.atomic
-def message_status_apply(*, item: StatusUpdate) -> Message | None:
+def message_status_apply(*, item: StatusUpdate, attempt: int = 0) -> Message | None:
     """Moves an outbound message forward by a delivery report; None when nothing changed.
 
     One conditional UPDATE (`status_rank <` the new rank; failed only below delivered), so
-    duplicates and reordering are harmless. Unknown wamids are ignored. A report carrying
-    our public id (`biz_opaque_callback_data`) also finds a message whose send answer was
-    lost and records its wamid.
+    duplicates and reordering are harmless. Unknown wamids are ignored, except a report
+    carrying a callback id of ours (`biz_opaque_callback_data`) for a message not recorded
+    yet, which is retried (EARLY_STATUS_RETRIES). A report carrying our public id also
+    finds a message whose send answer was lost and records its wamid.
     """
     status = STATUS_BY_NAME.get(item.status)
     if status is None:
@@ -288,6 +297,12 @@ def message_status_apply(*, item: StatusUpdate) -> Message | None:
         **updates
     )
     if not updated:
+        if callback_id is not None and attempt < EARLY_STATUS_RETRIES:
+            known = Message.objects.filter(Q(wamid=item.wamid) | Q(public_id=callback_id)).exists()
+            if not known:
+                args, countdown = [_status_payload(item), attempt + 1], 2 ** (attempt + 1)
+                transaction.on_commit(lambda: tasks.message_status_retry_task.apply_async(args, countdown=countdown))
+                return None
         logger.info("status %s for %s not applied (unknown wamid, or not newer)", item.status, item.wamid)
         return None
     message = Message.objects.select_related("thread", "thread__contact", "sent_by").get(wamid=item.wamid)
@@ -327,6 +342,19 @@ def _usage_book(message: Message) -> None:
         phone=message.thread.contact.phone,
         window_open=window_open,
     )
+
+
+def _status_payload(item: StatusUpdate) -> dict[str, Any]:
+    payload = dataclasses.asdict(item)
+    payload["timestamp"] = item.timestamp.isoformat() if item.timestamp else None
+    return payload
+
+
+def message_status_retry(*, payload: dict[str, Any], attempt: int) -> Message | None:
+    """`message_status_apply` of a report that came before its message was recorded."""
+    stamp = payload.get("timestamp")
+    item = StatusUpdate(**{**payload, "timestamp": datetime.fromisoformat(stamp) if stamp else None})
+    return message_status_apply(item=item, attempt=attempt)
 
 
 def _marketing_opt_out(contact: Contact, code: int) -> None:

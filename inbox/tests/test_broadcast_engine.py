@@ -160,7 +160,12 @@ def test_chunks_send_everyone_into_their_threads_and_complete(
     assert sent.filter(thread=existing).count() == 1
     new_thread = Thread.objects.get(contact=recipients[1], phone_number=broadcast.phone_number)
     assert new_thread.status == Thread.Status.RESOLVED
+    assert new_thread.last_message_preview == "Hello Ada, your order A-1 has shipped."
+    assert new_thread.last_message_at is not None
     assert sent.first().text == "Hello Ada, your order A-1 has shipped."
+    assert set(Delivery.objects.filter(broadcast=broadcast).values_list("message_id", flat=True)) == set(
+        sent.values_list("id", flat=True)
+    )
 
 
 def test_status_webhooks_move_the_counts(tenant_a: object) -> None:
@@ -213,6 +218,8 @@ def test_cancel_skips_everyone_not_sent_yet(tenant_a: object) -> None:
     counts = selectors.broadcast_counts(broadcast=broadcast)
     assert (counts["sent"], counts["skipped"], counts["queued"]) == (50, 10, 0)
     assert broadcast.status == Broadcast.Status.CANCELLED
+    # a skipped recipient's thread shows nothing that never left
+    assert Message.objects.filter(direction="outbound").count() == 50
 
 
 def test_pause_stops_sending_and_resume_goes_on(tenant_a: object, django_capture_on_commit_callbacks: Any) -> None:
@@ -294,10 +301,13 @@ def test_a_stale_claim_cannot_record_over_a_new_one(tenant_a: object) -> None:
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claim_token=2)
     report = broadcasts.ChunkReport()
     # when: the old run (token 1) reports late
-    broadcasts._flush(broadcast, 1, [broadcasts.bulk.BulkResult(delivery.pk, "sent", wamid="wamid.OLD")], {}, report)
-    # then
+    chunk = broadcasts._chunk_prepare(broadcast, [(delivery.pk, delivery.contact_id)])
+    results = [broadcasts.bulk.BulkResult(delivery.pk, "sent", wamid="wamid.OLD")]
+    broadcasts._flush(broadcast, 1, results, {}, report, chunk)
+    # then: nothing recorded, no message in the thread
     delivery.refresh_from_db()
     assert (delivery.status, delivery.claim_token, report.sent) == (Delivery.Status.SENDING, 2, 0)
+    assert not Message.objects.filter(wamid="wamid.OLD").exists()
 
 
 def test_transient_failure_is_retried_and_permanent_one_recorded(tenant_a: object) -> None:
@@ -312,14 +322,17 @@ def test_transient_failure_is_retried_and_permanent_one_recorded(tenant_a: objec
         broadcasts.bulk.BulkResult(da.pk, "retry", code=130429, title="Throughput limit"),
         broadcasts.bulk.BulkResult(db.pk, "failed", code=131026, title="Message undeliverable"),
     ]
+    chunk = broadcasts._chunk_prepare(broadcast, [(da.pk, a.pk), (db.pk, b.pk)])
     # when
-    broadcasts._flush(broadcast, 7, results, {}, report)
-    # then
+    broadcasts._flush(broadcast, 7, results, {}, report, chunk)
+    # then: the retried one waits without a message yet; the failed one shows its failure in the thread
     da.refresh_from_db()
     db.refresh_from_db()
-    assert (da.status, da.attempts) == (Delivery.Status.QUEUED, 1)
+    assert (da.status, da.attempts, da.message_id) == (Delivery.Status.QUEUED, 1, None)
     assert da.next_attempt_at > timezone.now()
     assert (db.status, db.error_code) == (Delivery.Status.FAILED, 131026)
+    failed = Message.objects.get(pk=db.message_id)
+    assert (failed.status, failed.error_code, failed.thread.contact_id) == ("failed", 131026, b.pk)
     assert report.retry_in is not None
 
 
@@ -329,10 +342,11 @@ def test_template_level_error_pauses_the_broadcast(tenant_a: object) -> None:
     broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
     delivery = Delivery.objects.get(broadcast=broadcast, contact=contact)
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SENDING, claim_token=3)
+    chunk = broadcasts._chunk_prepare(broadcast, [(delivery.pk, contact.pk)])
     # when
     status = broadcasts._flush(
         broadcast, 3, [broadcasts.bulk.BulkResult(delivery.pk, "failed", code=132015, title="Template paused")],
-        {}, broadcasts.ChunkReport(),
+        {}, broadcasts.ChunkReport(), chunk,
     )  # fmt: skip
     # then
     broadcast.refresh_from_db()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from django_tenants.utils import schema_context
@@ -127,3 +129,60 @@ def test_failed_131050_records_a_marketing_opt_out(public_client: Client, compan
         assert contact.opted_out is False
         event = ConsentEvent.objects.get(contact=contact)
         assert (event.action, event.purpose, event.source) == ("opt_out", "marketing", "provider_error")
+
+
+def test_a_report_that_overtakes_its_send_record_is_retried_until_the_message_exists(
+    company_a: Company, number_a: PhoneNumber, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: a broadcast send answered but not recorded yet; its report arrives first
+    from unittest import mock
+
+    from inbox.services import messages
+    from tenants.inbound import StatusUpdate
+
+    future_id = "5b0c64a6-7a39-4bd4-9f1c-0d3f1e1f0a01"
+    item = StatusUpdate(phone_number_id=NUMBER_A, wamid="wamid.EARLY", status="delivered", callback_data=future_id)
+    with (
+        schema_context(company_a.schema_name),
+        mock.patch.object(messages.tasks.message_status_retry_task, "apply_async") as retry,
+    ):
+        # when
+        with django_capture_on_commit_callbacks(execute=True):
+            assert messages.message_status_apply(item=item) is None
+        # then: tried again shortly, the report kept
+        (args,), kwargs = retry.call_args
+        assert args[1] == 1
+        assert kwargs["countdown"] == 2
+        # when the chunk has recorded the send and the retry runs
+        OutboundMessageFactory(public_id=future_id, wamid="wamid.EARLY", thread=ThreadFactory(phone_number=number_a))
+        applied = messages.message_status_retry(payload=args[0], attempt=args[1])
+        # then
+        assert applied is not None
+        assert applied.status == Message.Status.DELIVERED
+        assert retry.call_count == 1
+
+
+def test_an_early_report_is_dropped_after_the_last_retry(
+    company_a: Company, number_a: PhoneNumber, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given: a report whose send was never recorded (its worker died before the flush)
+    from unittest import mock
+
+    from inbox.services import messages
+    from tenants.inbound import StatusUpdate
+
+    item = StatusUpdate(
+        phone_number_id=NUMBER_A,
+        wamid="wamid.ORPHAN",
+        status="sent",
+        callback_data="5b0c64a6-7a39-4bd4-9f1c-0d3f1e1f0a02",
+    )
+    with (
+        schema_context(company_a.schema_name),
+        mock.patch.object(messages.tasks.message_status_retry_task, "apply_async") as retry,
+    ):
+        # when
+        with django_capture_on_commit_callbacks(execute=True):
+            messages.message_status_apply(item=item, attempt=messages.EARLY_STATUS_RETRIES)
+        # then
+        assert retry.call_count == 0

@@ -34,4 +34,6 @@ RUN DEBUG=0 \
 USER kontakt
 EXPOSE 8000
 
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-", "--forwarded-allow-ips", "*"]
+# --timeout 300: a CSV audience upload of up to AUDIENCE_UPLOAD_MAX_BYTES (50 MB, ~1M lines) is
+# imported inside its request (one transaction, docs/broadcasts.md); the default 30 s would kill it.
+CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "3", "--timeout", "300", "--access-logfile", "-", "--forwarded-allow-ips", "*"]

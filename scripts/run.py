@@ -191,7 +191,8 @@ def main() -> int:
 
         bin_dir = Path(sys.executable).parent
         gunicorn = [str(bin_dir / "gunicorn"), "config.wsgi", "--bind", f"0.0.0.0:{args.port}", "--workers", "2"]
-        gunicorn += ["--graceful-timeout", "5", "--access-logfile", "-"]
+        # --timeout 300: large CSV audience uploads are imported in their request (see Dockerfile).
+        gunicorn += ["--timeout", "300", "--graceful-timeout", "5", "--access-logfile", "-"]
         if args.reload:
             gunicorn.append("--reload")
         celery = str(bin_dir / "celery")

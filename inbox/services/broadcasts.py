@@ -576,51 +576,53 @@ def _chunk_prepare(broadcast: Broadcast, sending: list[tuple[int, int]], link: d
     )
 
 
-# The flush's one statement for finished sends: moves the deliveries still held by this
-# claim to their final state and, for exactly those, inserts the outbound Message into the
-# thread (sent, unknown, or failed with its code) and bumps the thread. The Message is born
-# with its wamid and status: inserted once and never updated by the chunk, so its indexes (a
-# trigram GIN among them) are written once per recipient. An earlier design inserted a
-# `queued` message before the send and updated it after; a wamid update cannot be HOT, so
-# every message paid for all its indexes twice — most of a chunk's database time.
+# Recording finished sends takes two statements. The first locks the rows this claim still
+# holds (a primary-key lookup per id: rows the sweeper took back are left alone). The second
+# inserts the outbound Messages for exactly those into their threads — already sent, unknown,
+# or failed with the code — moves the deliveries to their final state and bumps the threads.
+# The Message is born with its wamid and status: inserted once and never updated by the
+# chunk, so its indexes (a trigram GIN among them) are written once per recipient. (An
+# earlier design inserted a `queued` message before the send and updated it after; a wamid
+# update cannot be HOT, so every message paid for all its indexes twice — most of a chunk's
+# database time.) Message ids are drawn from the sequence up front, so no statement joins
+# on a data-modifying CTE, whose row estimates (1) made PostgreSQL compare every row with
+# every row.
+_HELD_SQL = f"""
+    SELECT id FROM {DELIVERY} WHERE id = ANY(%(ids)s) AND status = {SENDING} AND claim_token = %(token)s
+    FOR UPDATE
+"""  # noqa: S608 - table names and constants only
 _FINISH_SQL = f"""
-    WITH u AS (
-      SELECT * FROM unnest(%(ids)s::bigint[], %(dstatus)s::smallint[], %(tids)s::bigint[], %(pubs)s::uuid[],
-                           %(wamids)s::text[], %(mstatus)s::text[], %(ranks)s::smallint[], %(codes)s::int[],
-                           %(titles)s::text[], %(details)s::text[], %(texts)s::text[], %(params)s::text[])
+    WITH u AS MATERIALIZED (
+      SELECT u.*, nextval((SELECT pg_get_serial_sequence('{MESSAGE}', 'id'))::regclass) AS mid
+      FROM unnest(%(ids)s::bigint[], %(dstatus)s::smallint[], %(tids)s::bigint[], %(pubs)s::uuid[],
+                  %(wamids)s::text[], %(mstatus)s::text[], %(ranks)s::smallint[], %(codes)s::int[],
+                  %(titles)s::text[], %(details)s::text[], %(texts)s::text[], %(params)s::text[])
         AS u(id, dstatus, tid, pub, wamid, mstatus, mrank, code, title, detail, text, params)
     ),
-    held AS (
-      SELECT u.* FROM u JOIN {DELIVERY} d ON d.id = u.id
-      WHERE d.status = {SENDING} AND d.claim_token = %(token)s
-      FOR UPDATE OF d
-    ),
     msg AS (
-      INSERT INTO {MESSAGE} (public_id, thread_id, direction, type, text, payload, context_wamid, wamid,
+      INSERT INTO {MESSAGE} (id, public_id, thread_id, direction, type, text, payload, context_wamid, wamid,
           status, status_rank, status_at, sent_at, error_code, error_title, error_detail, media_id,
           media_mime_type, media_filename, media_file, media_status, template_name, template_language,
           template_parameters, template_category, sender_identity, created_at)
-      SELECT held.pub, held.tid, 'outbound', 'template', held.text, %(payload)s::jsonb, '', NULLIF(held.wamid, ''),
-          held.mstatus, held.mrank, now(), CASE WHEN held.mstatus = 'sent' THEN now() END, held.code,
-          COALESCE(held.title, ''), COALESCE(held.detail, ''), '', '', '', '', '', %(tn)s, %(tl)s,
-          held.params::jsonb, %(tc)s, %(si)s::jsonb, now()
-      FROM held
-      RETURNING id, public_id
+      SELECT u.mid, u.pub, u.tid, 'outbound', 'template', u.text, %(payload)s::jsonb, '', NULLIF(u.wamid, ''),
+          u.mstatus, u.mrank, now(), CASE WHEN u.mstatus = 'sent' THEN now() END, u.code,
+          COALESCE(u.title, ''), COALESCE(u.detail, ''), '', '', '', '', '', %(tn)s, %(tl)s,
+          u.params::jsonb, %(tc)s, %(si)s::jsonb, now()
+      FROM u
     ),
     del AS (
-      UPDATE {DELIVERY} d SET status = held.dstatus, message_id = msg.id,
-             sent_at = CASE WHEN held.dstatus = {SENT} THEN now() END,
-             error_code = held.code, error_title = COALESCE(held.title, ''),
-             attempts = d.attempts + CASE WHEN held.dstatus = {FAILED} THEN 1 ELSE 0 END,
+      UPDATE {DELIVERY} d SET status = u.dstatus, message_id = u.mid,
+             sent_at = CASE WHEN u.dstatus = {SENT} THEN now() END,
+             error_code = u.code, error_title = COALESCE(u.title, ''),
+             attempts = d.attempts + CASE WHEN u.dstatus = {FAILED} THEN 1 ELSE 0 END,
              lease_until = NULL, claim_token = NULL
-      FROM held JOIN msg ON msg.public_id = held.pub
-      WHERE d.id = held.id
+      FROM u WHERE d.id = u.id
       RETURNING d.status
     ),
     thr AS (
-      UPDATE {THREAD} t SET last_message_at = now(), last_message_preview = left(replace(held.text, E'\\n', ' '), 200),
+      UPDATE {THREAD} t SET last_message_at = now(), last_message_preview = left(replace(u.text, E'\\n', ' '), 200),
              updated_at = now()
-      FROM held WHERE t.id = held.tid
+      FROM u WHERE t.id = u.tid
     )
     SELECT count(*) FILTER (WHERE status = {SENT}), count(*) FILTER (WHERE status = {FAILED}) FROM del
 """  # noqa: S608 - table names and constants only
@@ -723,6 +725,10 @@ def _flush(
         finishing = [(i, SENT, w, "sent", 2, None, None, None) for i, w in zip(sent_ids, sent_wamids, strict=True)]
         finishing += [(i, SENT, "", "unknown", 1, None, None, None) for i in unknown_ids]
         finishing += [(i, FAILED, "", "failed", 5, code, title, detail) for i, code, title, detail in failed]
+        if finishing:
+            cursor.execute(_HELD_SQL, {"ids": [f[0] for f in finishing], "token": token})
+            held_ids = {row[0] for row in cursor.fetchall()}
+            finishing = [f for f in finishing if f[0] in held_ids]
         if finishing:
             ids = [f[0] for f in finishing]
             cursor.execute(

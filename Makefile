@@ -13,7 +13,7 @@ STAMP := $(VENV)/.pins-$(PINS_HASH)
 WITH_SERVICES := $(BIN)/python scripts/with_services.py
 ARGS ?=
 
-.PHONY: help venv run up test lint fmt migrations-check shell manage worker beat bench clean-data
+.PHONY: help venv run up test lint fmt migrations-check messages shell manage worker beat bench clean-data
 
 help: ## list the commands
 	@echo "Usage: make <target> [ARGS=...]"
@@ -48,6 +48,10 @@ fmt: venv ## format and auto-fix with ruff
 
 migrations-check: venv ## fail when a model change has no migration
 	$(WITH_SERVICES) $(BIN)/python manage.py makemigrations --check --dry-run
+
+messages: venv ## update locale/de/LC_MESSAGES/django.po from the sources and compile django.mo (needs GNU gettext; docs/i18n.md)
+	DEBUG=1 $(BIN)/python manage.py makemessages -l de --no-location --no-obsolete --ignore=.venv --ignore=staticfiles --ignore=media --ignore='bench/*'
+	DEBUG=1 $(BIN)/python manage.py compilemessages -l de --ignore=.venv
 
 shell: venv ## Django shell against the development database
 	$(WITH_SERVICES) $(BIN)/python manage.py shell

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager["User"]):
@@ -34,9 +36,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     """
 
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        ADMIN = "admin", "Admin"
-        AGENT = "agent", "Agent"
+        OWNER = "owner", _("Owner")
+        ADMIN = "admin", _("Admin")
+        AGENT = "agent", _("Agent")
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # Stored lowercased (UserManager, services), so this unique index is case-insensitive in effect.
@@ -47,6 +49,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Operators: may use the platform admin.")
     date_joined = models.DateTimeField(default=timezone.now)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Interface language; empty = follow the browser's Accept-Language (docs/i18n.md).
+    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES)
 
     objects = UserManager()
 

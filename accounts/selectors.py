@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.errors import InvitationUnusableError
 from accounts.models import ApiKey, Invitation, User
@@ -27,7 +28,7 @@ _ROLE_ORDER = Case(
 
 def _manager_check(actor: User) -> None:
     if not actor.can_manage_team:
-        raise PermissionDenied("Only owners and admins can manage the team.")
+        raise PermissionDenied(_("Only owners and admins can manage the team."))
 
 
 def user_list() -> QuerySet[User]:
@@ -56,10 +57,10 @@ def invitation_get_for_manager(*, actor: User, public_id: uuid.UUID) -> Invitati
     return get_object_or_404(Invitation, public_id=public_id)
 
 
-INVITATION_UNKNOWN = "This invitation link is not valid. Check that you copied all of it."
-INVITATION_USED = "This invitation has already been used. Log in with your e-mail and password."
-INVITATION_REVOKED = "This invitation was withdrawn. Ask your team for a new one."
-INVITATION_EXPIRED = "This invitation has expired. Ask your team for a new one."
+INVITATION_UNKNOWN = _("This invitation link is not valid. Check that you copied all of it.")
+INVITATION_USED = _("This invitation has already been used. Log in with your e-mail and password.")
+INVITATION_REVOKED = _("This invitation was withdrawn. Ask your team for a new one.")
+INVITATION_EXPIRED = _("This invitation has expired. Ask your team for a new one.")
 
 
 def invitation_get_for_accept(*, token: str) -> Invitation:

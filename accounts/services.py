@@ -16,7 +16,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from accounts import tasks
 from accounts.models import ApiKey, Invitation, User
@@ -78,10 +79,10 @@ def api_key_authenticate(*, key: str) -> ApiKey | None:
 
 # --- team: deactivation, reactivation -------------------------------------------------------
 
-CANNOT_DEACTIVATE_SELF = "You cannot deactivate yourself."
-LAST_OWNER = "The company needs at least one active owner; make someone else an owner first."
-OWNER_NEEDS_OWNER = "Only an owner can change another owner's account."
-NOT_A_MANAGER = "Only owners and admins can manage the team."
+CANNOT_DEACTIVATE_SELF = _("You cannot deactivate yourself.")
+LAST_OWNER = _("The company needs at least one active owner; make someone else an owner first.")
+OWNER_NEEDS_OWNER = _("Only an owner can change another owner's account.")
+NOT_A_MANAGER = _("Only owners and admins can manage the team.")
 
 
 def _manager_check(actor: User) -> None:
@@ -142,11 +143,11 @@ def user_reactivate(*, actor: User, user: User) -> User:
 
 # --- invitations -------------------------------------------------------------------------
 
-INVITE_ROLE_NOT_ALLOWED = "Only an owner can invite another owner."
-INVITE_ALREADY_MEMBER = "This person is already on the team."
-INVITE_DEACTIVATED_MEMBER = "This person has a deactivated account; reactivate it instead of inviting."
-INVITATION_NOT_PENDING = "This invitation was already accepted, withdrawn or has expired."
-ACCEPT_ACCOUNT_EXISTS = "An account with this e-mail already exists. Log in instead."
+INVITE_ROLE_NOT_ALLOWED = _("Only an owner can invite another owner.")
+INVITE_ALREADY_MEMBER = _("This person is already on the team.")
+INVITE_DEACTIVATED_MEMBER = _("This person has a deactivated account; reactivate it instead of inviting.")
+INVITATION_NOT_PENDING = _("This invitation was already accepted, withdrawn or has expired.")
+ACCEPT_ACCOUNT_EXISTS = _("An account with this e-mail already exists. Log in instead.")
 
 
 def email_normalize(email: str) -> str:
@@ -168,7 +169,7 @@ def invitation_create(*, actor: User, email: str, role: str) -> Invitation:
     _manager_check(actor)
     email = email_normalize(email)
     if role not in User.Role.values:
-        raise ValidationError({"role": ["Choose a role."]})
+        raise ValidationError({"role": [_("Choose a role.")]})
     if role == User.Role.OWNER and actor.role != User.Role.OWNER:
         raise ValidationError({"role": [INVITE_ROLE_NOT_ALLOWED]})
     existing = User.objects.filter(email=email).first()
@@ -189,12 +190,13 @@ def invitation_create(*, actor: User, email: str, role: str) -> Invitation:
     )
     invitation.full_clean()
     invitation.save()
-    tasks.invitation_email_send_task.delay_on_commit(invitation.pk)
+    # The e-mail speaks the inviter's current language: the invitee has no profile yet.
+    tasks.invitation_email_send_task.delay_on_commit(invitation.pk, translation.get_language())
     logger.info("invitation created invitation=%s role=%s by=%s", invitation.public_id, role, actor.public_id)
     return invitation
 
 
-def invitation_email_send(*, invitation_id: int) -> Invitation | None:
+def invitation_email_send(*, invitation_id: int, language: str | None = None) -> Invitation | None:
     """E-mails a fresh link for a pending invitation; returns None (and sends nothing) otherwise.
 
     The clear token exists only in this e-mail: a new one replaces the stored hash on each
@@ -214,7 +216,8 @@ def invitation_email_send(*, invitation_id: int) -> Invitation | None:
         "accept_url": company_url(company, reverse("invitation_accept", kwargs={"token": token})),
     }
     reply_to = [invitation.invited_by.email] if invitation.invited_by else []
-    _email_send(template="invitation", to=invitation.email, context=context, reply_to=reply_to)
+    with translation.override(language or settings.LANGUAGE_CODE):
+        _email_send(template="invitation", to=invitation.email, context=context, reply_to=reply_to)
     return invitation
 
 
@@ -271,3 +274,12 @@ def _email_send(*, template: str, to: str, context: dict[str, Any], reply_to: li
     message = EmailMultiAlternatives(subject=subject, body=body, to=[to], reply_to=reply_to or None)
     message.attach_alternative(html, "text/html")
     message.send()
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """Store the agent's interface language; "" means follow the browser (docs/i18n.md)."""
+    if language and language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": _("Choose one of the offered languages.")})
+    user.language = language
+    user.save(update_fields=["language"])
+    return user

@@ -19,6 +19,6 @@ TRANSIENT_MAIL_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectErro
     retry_backoff_max=3600,
     max_retries=8,
 )
-def invitation_email_send_task(invitation_id: int) -> None:
+def invitation_email_send_task(invitation_id: int, language: str | None = None) -> None:
     """E-mails the link of a pending invitation (does nothing once it is not pending)."""
-    services.invitation_email_send(invitation_id=invitation_id)
+    services.invitation_email_send(invitation_id=invitation_id, language=language)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_profile
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("reset/done/", views.password_reset_complete, name="password_reset_complete"),
     path("invite/<str:token>/", views.invitation_accept, name="invitation_accept"),
     path("settings/", views.settings_index, name="settings"),
+    path("profile/", views_profile.profile, name="profile"),
     path("settings/team/", views.settings_team, name="settings_team"),
     path("settings/team/invite/", views.agent_invite, name="agent_invite"),
     path("settings/team/<uuid:public_id>/deactivate/", views.agent_deactivate, name="agent_deactivate"),

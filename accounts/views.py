@@ -16,6 +16,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -100,6 +101,7 @@ logout_view = auth_views.LogoutView.as_view()
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
+    form_class = forms.PasswordResetForm
     subject_template_name = "emails/password-reset-subject.txt"
     email_template_name = "emails/password-reset-body.txt"
     html_email_template_name = "emails/password-reset-body.html"
@@ -163,7 +165,7 @@ def agent_invite(request: HttpRequest) -> HttpResponse:
         except PlanLimitExceeded as exc:
             form.add_error(None, exc.message)
         else:
-            messages.success(request, f"An invitation is on its way to {invitation.email}.")
+            messages.success(request, _("An invitation is on its way to %(email)s.") % {"email": invitation.email})
             return redirect("settings_team")
     return _team_page(request, form, status=400)
 
@@ -178,7 +180,7 @@ def agent_deactivate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     except ValidationError as exc:
         _flash_refusal(request, exc)
     else:
-        messages.success(request, f"{member} can no longer log in.")
+        messages.success(request, _("%(member)s can no longer log in.") % {"member": member})
     return redirect("settings_team")
 
 
@@ -194,7 +196,7 @@ def agent_reactivate(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse
     except PlanLimitExceeded as exc:
         messages.error(request, exc.message)
     else:
-        messages.success(request, f"{member} can log in again.")
+        messages.success(request, _("%(member)s can log in again.") % {"member": member})
     return redirect("settings_team")
 
 
@@ -208,7 +210,7 @@ def invitation_revoke(request: HttpRequest, public_id: uuid.UUID) -> HttpRespons
     except ValidationError as exc:
         _flash_refusal(request, exc)
     else:
-        messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+        messages.success(request, _("The invitation to %(email)s was withdrawn.") % {"email": invitation.email})
     return redirect("settings_team")
 
 
@@ -242,7 +244,7 @@ def settings_api_keys(request: HttpRequest) -> HttpResponse:
 def api_key_revoke(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     api_key = selectors.api_key_get_for_manager(actor=request.user, public_id=public_id)  # type: ignore[arg-type]
     services.api_key_revoke(api_key=api_key)
-    messages.success(request, f"The key “{api_key.name}” was revoked; requests with it now fail.")
+    messages.success(request, _("The key “%(name)s” was revoked; requests with it now fail.") % {"name": api_key.name})
     return redirect("settings_api_keys")
 
 
@@ -266,7 +268,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             return render(request, "accounts/invitation_invalid.html", {"message": exc.messages[0]}, status=410)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-        messages.success(request, f"Welcome to {request.company.name}!")  # type: ignore[attr-defined]
+        messages.success(request, _("Welcome to %(name)s!") % {"name": request.company.name})  # type: ignore[attr-defined]
         return redirect("home")
     status = 400 if request.method == "POST" else 200
     return render(request, "accounts/invitation_accept.html", {"form": form, "invitation": invitation}, status=status)

@@ -12,6 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 CURRENCY = "EUR"
 ANY_MARKET = "*"
@@ -20,10 +21,10 @@ ANY_MARKET = "*"
 class Category(models.TextChoices):
     """WhatsApp's pricing categories (whatsapp-platform.md §3.2, §4.2)."""
 
-    MARKETING = "marketing", "Marketing"
-    UTILITY = "utility", "Utility"
-    AUTHENTICATION = "authentication", "Authentication"
-    SERVICE = "service", "Service"
+    MARKETING = "marketing", _("Marketing")
+    UTILITY = "utility", _("Utility")
+    AUTHENTICATION = "authentication", _("Authentication")
+    SERVICE = "service", _("Service")
 
 
 class Plan(models.Model):
@@ -118,9 +119,9 @@ class PlanChangeRequest(models.Model):
     """An owner's request to move to another plan, decided by an operator."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     company = models.ForeignKey("tenants.Company", on_delete=models.CASCADE, related_name="plan_requests")
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="+")
@@ -170,11 +171,11 @@ class _AppendOnly(models.Model):
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
-            raise ValidationError(f"A {self._meta.verbose_name} cannot be changed once written.")
+            raise ValidationError(_("A %(name)s cannot be changed once written.") % {"name": self._meta.verbose_name})
         super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise ValidationError(f"A {self._meta.verbose_name} cannot be deleted.")
+        raise ValidationError(_("A %(name)s cannot be deleted.") % {"name": self._meta.verbose_name})
 
 
 class UsageRecord(_AppendOnly):
@@ -185,10 +186,10 @@ class UsageRecord(_AppendOnly):
     """
 
     class Reason(models.TextChoices):
-        CHARGED = "charged", "Charged"
-        SERVICE = "free_customer_service", "Free: service reply"
-        UTILITY_IN_WINDOW = "utility_in_window", "Free: utility inside the 24-hour window"
-        INCLUDED = "included_in_plan", "Included in the plan"
+        CHARGED = "charged", _("Charged")
+        SERVICE = "free_customer_service", _("Free: service reply")
+        UTILITY_IN_WINDOW = "utility_in_window", _("Free: utility inside the 24-hour window")
+        INCLUDED = "included_in_plan", _("Included in the plan")
 
     company = models.ForeignKey("tenants.Company", on_delete=models.PROTECT, related_name="+")
     message_id = models.UUIDField(help_text="The message's public id in the company's schema.")
@@ -270,8 +271,8 @@ class InvoiceLine(_AppendOnly):
     """One line of an invoice: the (prorated) base fee of a plan, or one usage category."""
 
     class Kind(models.TextChoices):
-        BASE_FEE = "base_fee", "Base fee"
-        USAGE = "usage", "Usage"
+        BASE_FEE = "base_fee", _("Base fee")
+        USAGE = "usage", _("Usage")
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
     position = models.PositiveSmallIntegerField()

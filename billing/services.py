@@ -31,6 +31,8 @@ import phonenumbers
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
 from billing import selectors
@@ -71,12 +73,12 @@ KINDS = (KIND_MESSAGE, KIND_BROADCAST, KIND_AGENT, KIND_PHONE_NUMBER)
 _LOCK_KEYS = {KIND_AGENT: 0x6167, KIND_PHONE_NUMBER: 0x706E}
 CENT = Decimal("0.01")
 
-PLAN_SAME = "The company is already on the {plan} plan."
+PLAN_SAME = _("The company is already on the {plan} plan.")
 DOWNGRADE_AGENTS = "{company} has {used} agents (active agents and open invitations); the {plan} plan allows {allowed}."
 DOWNGRADE_NUMBERS = "{company} has {used} connected numbers; the {plan} plan allows {allowed}."
 DOWNGRADE_WEBHOOKS = "{company} has {used} webhook subscription(s); the {plan} plan has no outgoing webhooks."
-REQUEST_PENDING = "A request for the {plan} plan is already waiting for an operator."
-REQUEST_NOT_PENDING = "This request was decided already."
+REQUEST_PENDING = _("A request for the {plan} plan is already waiting for an operator.")
+REQUEST_NOT_PENDING = _("This request was decided already.")
 
 
 @dataclass(frozen=True)
@@ -452,17 +454,21 @@ def invoice_lines_compute(*, company: Company, start: date, end: date) -> list[D
         if days <= 0 or plan.monthly_fee <= 0:
             continue
         amount = (plan.monthly_fee * days / days_in_month).quantize(CENT, rounding=ROUND_HALF_UP)
-        label = f"{plan.name} plan, base fee"
+        # In the active language: the live estimate speaks the viewer's, the beat's issue English.
+        label = gettext("%(plan)s plan, base fee") % {"plan": plan.name}
         if days != days_in_month:
-            label += f" ({days} of {days_in_month} days)"
+            label += " " + gettext("(%(days)s of %(month_days)s days)") % {"days": days, "month_days": days_in_month}
         lines.append(DraftLine(InvoiceLine.Kind.BASE_FEE, label, "", Decimal(days), plan.monthly_fee, amount))
     for row in selectors.usage_by_category(company=company, start=start, end=end):
         if not row["charged_count"]:
             continue
-        label = f"{Category(row['category']).label} messages: {row['charged_count']} charged"
+        label = gettext("%(category)s messages: %(charged)s charged") % {
+            "category": Category(row["category"]).label,
+            "charged": row["charged_count"],
+        }
         free = row["count"] - row["charged_count"]
         if free:
-            label += f", {free} free"
+            label += gettext(", %(free)s free") % {"free": free}
         lines.append(
             DraftLine(
                 InvoiceLine.Kind.USAGE,

@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,7 +24,7 @@ from billing.models import Category, Plan
 from tenants.models import Company
 
 View = Callable[..., HttpResponse]
-OWNERS_ONLY = "Only the company's owners see billing and change the plan."
+OWNERS_ONLY = _("Only the company's owners see billing and change the plan.")
 CHART_HEIGHT = 120
 
 
@@ -61,10 +62,10 @@ def _chart(days: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _limit_rows(limits: dict[str, dict[str, int | None]]) -> list[dict[str, Any]]:
     labels = {
-        "agents": "Agents (active and invited)",
-        "phone_numbers": "Connected numbers",
-        "business_initiated_per_day": "Template messages today (UTC)",
-        "outgoing_webhooks": "Webhook subscriptions",
+        "agents": _("Agents (active and invited)"),
+        "phone_numbers": _("Connected numbers"),
+        "business_initiated_per_day": _("Template messages today (UTC)"),
+        "outgoing_webhooks": _("Webhook subscriptions"),
     }
     rows = []
     for name, value in limits.items():
@@ -106,7 +107,7 @@ def billing_plan_request(request: HttpRequest) -> HttpResponse:
     company = _company(request)
     form = PlanRequestForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose one of the plans.")
+        messages.error(request, _("Choose one of the plans."))
         return redirect("billing:overview")
     plan = form.cleaned_data["plan"]
     try:
@@ -115,11 +116,16 @@ def billing_plan_request(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.message)
         return redirect("billing:overview")
     if change.status == change.Status.APPROVED:
-        messages.success(request, f"You are on the {plan.name} plan now.")
+        messages.success(request, _("You are on the %(plan)s plan now.") % {"plan": plan.name})
     elif change.status == change.Status.REJECTED:
-        messages.error(request, f"The change to {plan.name} was refused: {change.reason}")
+        messages.error(
+            request, _("The change to %(plan)s was refused: %(reason)s") % {"plan": plan.name, "reason": change.reason}
+        )
     else:
-        messages.success(request, f"Your request for the {plan.name} plan is with our team; you will see it here.")
+        messages.success(
+            request,
+            _("Your request for the %(plan)s plan is with our team; you will see it here.") % {"plan": plan.name},
+        )
     return redirect("billing:overview")
 
 

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema_serializer
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.request import Request
@@ -28,8 +29,8 @@ from config.parsers import TOO_LARGE_MESSAGE, RequestTooLarge
 logger = logging.getLogger(__name__)
 
 NON_FIELD_ERRORS = "non_field_errors"
-NOT_FOUND_MESSAGE = "Not found."
-SERVER_ERROR_MESSAGE = "Something went wrong on our side. It has been logged."
+NOT_FOUND_MESSAGE = _("Not found.")
+SERVER_ERROR_MESSAGE = _("Something went wrong on our side. It has been logged.")
 
 
 CODE_BY_EXCEPTION: list[tuple[type[exceptions.APIException], str]] = [
@@ -59,7 +60,7 @@ class ApiError(exceptions.APIException):
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": str(message)}
     if details:
         error["details"] = details
     return {"error": error}
@@ -231,7 +232,7 @@ def handler500(request: HttpRequest) -> HttpResponse:
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse(error_body("permission_denied", "You may not do this."), status=403)
+        return JsonResponse(error_body("permission_denied", _("You may not do this.")), status=403)
     return render(request, "403.html", status=403)
 
 
@@ -240,5 +241,5 @@ def handler400(request: HttpRequest, exception: Exception | None = None) -> Http
     if _wants_json(request):
         if isinstance(exception, RequestDataTooBig):
             return JsonResponse(error_body("too_large", TOO_LARGE_MESSAGE), status=413)
-        return JsonResponse(error_body("invalid", "Bad request."), status=400)
+        return JsonResponse(error_body("invalid", _("Bad request.")), status=400)
     return render(request, "400.html", status=400)

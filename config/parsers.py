@@ -7,10 +7,11 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers, status
 from rest_framework.request import Request
 
-TOO_LARGE_MESSAGE = "The request body is too large."
+TOO_LARGE_MESSAGE = _("The request body is too large.")
 
 
 class RequestTooLarge(exceptions.APIException):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -101,6 +102,8 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "inbox",
+    "automation",
+    "reports",
 ]
 INSTALLED_APPS = list(SHARED_APPS) + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -115,9 +118,11 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tenants.middleware.SuspendedCompanyMiddleware",
@@ -237,6 +242,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 # --- i18n, static, media ------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+# English and German (docs/i18n.md): an agent's profile language wins, else the browser's.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -355,11 +363,45 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    # Send later: due scheduled replies claimed and sent (inbox/services/scheduled.py).
+    "scheduled-messages-send": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 15.0,
+        "args": ["inbox.tasks.scheduled_messages_send_task"],
+        "options": {"expires": 14},
+    },
+    # Reports: fold changed threads, messages and ratings into the daily rollups (docs/reports.md).
+    "reports-rollup": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 300.0,
+        "args": ["reports.tasks.reports_rollup_task"],
+        "options": {"expires": 290},
+    },
     "threads-wake-snoozed": {
         "task": "tenants.tasks.companies_fanout_task",
         "schedule": 60.0,
         "args": ["inbox.tasks.thread_wake_snoozed_task"],
         "options": {"expires": 55},
+    },
+    # Automation: waiting threads to agents with capacity; idle threads resolved.
+    "automation-assign-waiting": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 60.0,
+        "args": ["automation.tasks.automation_assign_waiting_task"],
+        "options": {"expires": 55},
+    },
+    # GDPR retention: message content of long-resolved threads purged (inbox/services/privacy.py).
+    "privacy-retention-purge": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": crontab(hour=2, minute=30),
+        "args": ["inbox.tasks.retention_purge_task"],
+        "options": {"expires": 3600},
+    },
+    "automation-auto-resolve": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 300.0,
+        "args": ["automation.tasks.automation_auto_resolve_task"],
+        "options": {"expires": 290},
     },
 }
 
@@ -370,6 +412,8 @@ CELERY_TASK_ROUTES = {
     "inbox.tasks.broadcast_chunk_send_task": {"queue": "broadcasts"},
     "inbox.tasks.broadcast_dispatch_task": {"queue": "broadcasts"},
     "inbox.tasks.broadcast_start_task": {"queue": "broadcasts"},
+    # Send later waits on the broadcasts queue too; the send itself is an ordinary reply.
+    "inbox.tasks.scheduled_messages_send_task": {"queue": "broadcasts"},
 }
 BROADCAST_CHUNK_SIZE = envint("BROADCAST_CHUNK_SIZE", 500)
 # Chunks of one broadcast waiting in the queue at once: broadcasts take turns.

@@ -12,6 +12,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from django.utils import dateformat
+from django.utils.translation import gettext
+
 from inbox.models import Message, Note, Thread
 
 # Outbound messages whose status may still move: the page asks about them while polling.
@@ -32,8 +35,8 @@ def time_iso(at: datetime | None) -> str:
 
 
 def time_short(at: datetime | None) -> str:
-    """As the `date:"M j, H:i"` filter writes it, in UTC."""
-    return at.astimezone(UTC).strftime("%b %-d, %H:%M") if at else ""
+    """As the `date:_("M j, H:i")` filter writes it, in UTC and the active language."""
+    return dateformat.format(at.astimezone(UTC), gettext("M j, H:i")) if at else ""
 
 
 # --- thread list rows -------------------------------------------------------------------------
@@ -57,6 +60,7 @@ def thread_rows(values: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "assignee": value["assignee__name"] or value["assignee__email"] or "",
                 "labels": value["label_names"] or [],
                 "unread": value["unread_count"],
+                "csat_rating": value.get("csat_rating"),
             }
         )
     return rows

@@ -13,14 +13,15 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from inbox.models import Message, Thread
 from inbox.services import media
 from inbox.services import messages as message_services
 
-VIEW_CHOICES = [("all", "All"), ("mine", "Mine"), ("unassigned", "Unassigned")]
-CURSOR_INVALID = "This page link is not valid any more; start again from the first page."
+VIEW_CHOICES = [("all", _("All")), ("mine", _("Mine")), ("unassigned", _("Unassigned"))]
+CURSOR_INVALID = _("This page link is not valid any more; start again from the first page.")
 
 
 # --- keyset cursors: an opaque "<time>~<pk>" in URL-safe base64 -------------------------------
@@ -59,9 +60,9 @@ class SinceField(forms.CharField):
         try:
             at = datetime.fromisoformat(text.replace(" ", "+"))
         except ValueError as exc:
-            raise ValidationError("Not a time.") from exc
+            raise ValidationError(_("Not a time.")) from exc
         if at.tzinfo is None:
-            raise ValidationError("The time needs an offset.")
+            raise ValidationError(_("The time needs an offset."))
         return at
 
 
@@ -69,10 +70,10 @@ class SinceField(forms.CharField):
 
 
 class ThreadFilterForm(forms.Form):
-    view = forms.ChoiceField(choices=VIEW_CHOICES, required=False, label="Show")
-    status = forms.ChoiceField(choices=[("", "Any status"), *Thread.Status.choices], required=False)
+    view = forms.ChoiceField(choices=VIEW_CHOICES, required=False, label=_("Show"))
+    status = forms.ChoiceField(choices=[("", _("Any status")), *Thread.Status.choices], required=False)
     label = forms.CharField(max_length=50, required=False)
-    q = forms.CharField(max_length=100, required=False, label="Search")
+    q = forms.CharField(max_length=100, required=False, label=_("Search"))
     after = CursorField(required=False)
 
     FILTER_FIELDS = ("view", "status", "label", "q")
@@ -130,7 +131,7 @@ ATTACHMENT_TYPE_REFUSED = (
 )
 ATTACHMENT_TOO_LARGE = "{name} is too large ({size} MB): WhatsApp takes {kind}s up to {limit} MB."
 ATTACHMENT_NOT_AN_IMAGE = "{name} is not a JPEG or PNG image, whatever its name says."
-REPLY_EMPTY = "Write something or attach a file."
+REPLY_EMPTY = _("Write something or attach a file.")
 # The first bytes of each image type the channel takes.
 IMAGE_SIGNATURES = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
 
@@ -142,12 +143,12 @@ def _megabytes(size: int) -> str:
 
 class ReplyForm(forms.Form):
     text = forms.CharField(
-        label="Reply",
+        label=_("Reply"),
         max_length=4096,
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-    attachment = forms.FileField(label="Attach a file", required=False)
+    attachment = forms.FileField(label=_("Attach a file"), required=False)
 
     def clean_attachment(self) -> UploadedFile | None:
         upload: UploadedFile | None = self.cleaned_data["attachment"]
@@ -175,7 +176,9 @@ class ReplyForm(forms.Form):
         if not self.errors and not (data.get("text") or "").strip() and data.get("attachment") is None:
             raise ValidationError({"text": [REPLY_EMPTY]})
         if data.get("attachment") is not None and len(data.get("text") or "") > message_services.CAPTION_MAX:
-            self.add_error("text", f"A caption can hold at most {message_services.CAPTION_MAX} characters.")
+            self.add_error(
+                "text", _("A caption can hold at most %(max)d characters.") % {"max": message_services.CAPTION_MAX}
+            )
         return data
 
     def send_arguments(self) -> dict[str, Any]:
@@ -189,11 +192,11 @@ class ReplyForm(forms.Form):
 
 
 class TemplateReplyForm(forms.Form):
-    template = forms.TypedChoiceField(label="Approved template", coerce=uuid.UUID, choices=[])
+    template = forms.TypedChoiceField(label=_("Approved template"), coerce=uuid.UUID, choices=[])
     parameters = forms.CharField(
-        label="Parameters",
+        label=_("Parameters"),
         required=False,
-        help_text="One per line, in order: the first line fills {{1}}, the second {{2}} …",
+        help_text=_("One per line, in order: the first line fills {{1}}, the second {{2}} …"),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -210,9 +213,9 @@ class TemplateReplyForm(forms.Form):
 
 class NoteForm(forms.Form):
     body = forms.CharField(
-        label="Internal note",
+        label=_("Internal note"),
         max_length=10000,
-        help_text="Only agents see notes. Mention someone with @name.",
+        help_text=_("Only agents see notes. Mention someone with @name."),
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
@@ -226,7 +229,7 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=Thread.Status.choices)
     snoozed_until = forms.DateTimeField(
         required=False,
-        label="Snooze until (UTC)",
+        label=_("Snooze until (UTC)"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
@@ -235,7 +238,7 @@ class StatusForm(forms.Form):
 class LabelsForm(forms.Form):
     labels = forms.MultipleChoiceField(required=False, choices=[], widget=forms.CheckboxSelectMultiple)
     new_labels = forms.CharField(
-        required=False, max_length=300, label="New labels", help_text="Separate several with commas."
+        required=False, max_length=300, label=_("New labels"), help_text=_("Separate several with commas.")
     )
 
     def __init__(self, *args: Any, label_names: list[str] = (), **kwargs: Any) -> None:  # type: ignore[assignment]

@@ -19,6 +19,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from inbox.broadcast_selectors import RECIPIENT_STATUSES, broadcast_source_get
 from inbox.forms import CursorField
@@ -29,27 +30,27 @@ SOURCE_TEXT = "text"
 SOURCE_CONTACT = "contact"
 SOURCE_COLUMN = "column"
 SOURCE_CHOICES = [
-    (SOURCE_TEXT, "Fixed text"),
-    (SOURCE_CONTACT, "Contact field"),
-    (SOURCE_COLUMN, "CSV column"),
+    (SOURCE_TEXT, _("Fixed text")),
+    (SOURCE_CONTACT, _("Contact field")),
+    (SOURCE_COLUMN, _("CSV column")),
 ]
 # Contact fields a parameter can name; any other name is read from the contact's attributes.
 CONTACT_FIELDS = ("name", "phone")
-SCHEDULE_CHOICES = [("now", "Send now"), ("later", "At a time")]
-CANARY_CHOICES = [("", "No: send to everyone at once"), ("count", "A number of recipients"),
-                  ("percent", "A share of the audience")]  # fmt: skip
-CANARY_COUNT_REQUIRED = "How many recipients get it first?"
-CANARY_PERCENT_REQUIRED = "Which share of the audience gets it first?"
+SCHEDULE_CHOICES = [("now", _("Send now")), ("later", _("At a time"))]
+CANARY_CHOICES = [("", _("No: send to everyone at once")), ("count", _("A number of recipients")),
+                  ("percent", _("A share of the audience"))]  # fmt: skip
+CANARY_COUNT_REQUIRED = _("How many recipients get it first?")
+CANARY_PERCENT_REQUIRED = _("Which share of the audience gets it first?")
 
-PARAMETER_REQUIRED = "Fill this parameter, or choose a contact field or CSV column for it."
-COLUMN_NEEDS_CSV = "A CSV column can fill a parameter only when the audience is a CSV file."
-SCHEDULE_REQUIRED = "Choose the time to send at."
-SCHEDULE_PAST = "This time has passed; choose a time ahead, or send now."
-FILTER_INVALID = "Write one condition per line, as attribute = value (e.g. city = Berlin)."
-FILTER_REQUIRED = "Write at least one condition."
-LABELS_REQUIRED = "Choose at least one label."
-SOURCE_REQUIRED = "Choose the earlier broadcast."
-CSV_REQUIRED = "Choose a CSV file to upload."
+PARAMETER_REQUIRED = _("Fill this parameter, or choose a contact field or CSV column for it.")
+COLUMN_NEEDS_CSV = _("A CSV column can fill a parameter only when the audience is a CSV file.")
+SCHEDULE_REQUIRED = _("Choose the time to send at.")
+SCHEDULE_PAST = _("This time has passed; choose a time ahead, or send now.")
+FILTER_INVALID = _("Write one condition per line, as attribute = value (e.g. city = Berlin).")
+FILTER_REQUIRED = _("Write at least one condition.")
+LABELS_REQUIRED = _("Choose at least one label.")
+SOURCE_REQUIRED = _("Choose the earlier broadcast.")
+CSV_REQUIRED = _("Choose a CSV file to upload.")
 
 
 def template_parameter_keys(template: Template | None) -> list[str]:
@@ -114,61 +115,66 @@ def _filter_parse(text: str) -> dict[str, str]:
 
 class BroadcastComposerForm(forms.Form):
     name = forms.CharField(
-        label="Name",
+        label=_("Name"),
         max_length=200,
-        help_text="For your team only; customers never see it (e.g. “Flight LH123 delay”).",
+        help_text=_("For your team only; customers never see it (e.g. “Flight LH123 delay”)."),
     )
-    phone_number = forms.ChoiceField(label="Send from", choices=[])
-    template = forms.ChoiceField(label="Approved template", choices=[])
+    phone_number = forms.ChoiceField(label=_("Send from"), choices=[])
+    template = forms.ChoiceField(label=_("Approved template"), choices=[])
     audience_type = forms.ChoiceField(
-        label="Audience",
+        label=_("Audience"),
         widget=forms.RadioSelect,
         initial=Broadcast.AudienceType.ALL,
         choices=[
-            (Broadcast.AudienceType.ALL, "All opted-in contacts"),
-            (Broadcast.AudienceType.LABELS, "Contacts with any of these labels"),
-            (Broadcast.AudienceType.FILTER, "Contacts whose attributes match"),
-            (Broadcast.AudienceType.BROADCAST, "Recipients of an earlier broadcast"),
+            (Broadcast.AudienceType.ALL, _("All opted-in contacts")),
+            (Broadcast.AudienceType.LABELS, _("Contacts with any of these labels")),
+            (Broadcast.AudienceType.FILTER, _("Contacts whose attributes match")),
+            (Broadcast.AudienceType.BROADCAST, _("Recipients of an earlier broadcast")),
         ],
     )
-    labels = forms.MultipleChoiceField(label="Labels", required=False, choices=[], widget=forms.CheckboxSelectMultiple)
+    labels = forms.MultipleChoiceField(
+        label=_("Labels"), required=False, choices=[], widget=forms.CheckboxSelectMultiple
+    )
     filter = forms.CharField(
-        label="Attribute conditions",
+        label=_("Attribute conditions"),
         required=False,
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line, as attribute = value; a contact must match all of them.",
+        help_text=_("One per line, as attribute = value; a contact must match all of them."),
     )
-    source_broadcast = forms.ChoiceField(label="Earlier broadcast", required=False, choices=[])
-    only_unread = forms.BooleanField(label="Only those who have not read it", required=False)
-    schedule = forms.ChoiceField(label="When", widget=forms.RadioSelect, choices=SCHEDULE_CHOICES, initial="now")
+    source_broadcast = forms.ChoiceField(label=_("Earlier broadcast"), required=False, choices=[])
+    only_unread = forms.BooleanField(label=_("Only those who have not read it"), required=False)
+    schedule = forms.ChoiceField(label=_("When"), widget=forms.RadioSelect, choices=SCHEDULE_CHOICES, initial="now")
     scheduled_at = forms.DateTimeField(
-        label="Send at (UTC)",
+        label=_("Send at (UTC)"),
         required=False,
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="Times are in UTC.",
+        help_text=_("Times are in UTC."),
     )
 
     # Safety: a canary (the first recipients, then a hold for their statuses) and the
     # failure rate at which the broadcast pauses by itself (inbox/services/broadcast_breaker.py).
     canary = forms.ChoiceField(
-        label="Send to a few first (canary)", widget=forms.RadioSelect, choices=CANARY_CHOICES, required=False
+        label=_("Send to a few first (canary)"), widget=forms.RadioSelect, choices=CANARY_CHOICES, required=False
     )
-    canary_count = forms.IntegerField(label="Recipients first", required=False, min_value=1, max_value=1_000_000)
+    canary_count = forms.IntegerField(label=_("Recipients first"), required=False, min_value=1, max_value=1_000_000)
     canary_percent = forms.DecimalField(
-        label="Share first (%)", required=False, min_value=Decimal("0.01"), max_value=Decimal("99.99"),
-        max_digits=5, decimal_places=2, help_text="1 % of a small audience is still one recipient.",
+        label=_("Share first (%)"), required=False, min_value=Decimal("0.01"), max_value=Decimal("99.99"),
+        # xgettext:no-python-format
+        max_digits=5, decimal_places=2, help_text=_("1 % of a small audience is still one recipient."),
     )  # fmt: skip
     canary_hold_minutes = forms.IntegerField(
-        label="Then wait (minutes)", required=False, min_value=0, max_value=1440, initial=10,
-        help_text="Time for their delivered/failed statuses to come in; the rest goes out after that "
-        "unless too many of them failed.",
+        label=_("Then wait (minutes)"), required=False, min_value=0, max_value=1440, initial=10,
+        help_text=_(
+            "Time for their delivered/failed statuses to come in; the rest goes out after that "
+            "unless too many of them failed."
+        ),
     )  # fmt: skip
     failure_threshold = forms.DecimalField(
-        label="Pause by itself when more than this share fails (%)", required=False, min_value=Decimal("0.1"),
+        label=_("Pause by itself when more than this share fails (%)"), required=False, min_value=Decimal("0.1"),
         max_value=Decimal("100"), max_digits=4, decimal_places=1,
-        help_text="Over its recent messages; empty: 20 %.",
+        help_text=_("Over its recent messages; empty: 20 %."),
     )  # fmt: skip
 
     def __init__(
@@ -195,26 +201,30 @@ class BroadcastComposerForm(forms.Form):
         ]
         self.fields["audience_type"].choices = [
             *self.fields["audience_type"].choices,
-            (Broadcast.AudienceType.CSV, "Recipients of a CSV file"),
+            (Broadcast.AudienceType.CSV, _("Recipients of a CSV file")),
         ]
         self.fields["csv_file"] = forms.FileField(
-            label="CSV file",
+            label=_("CSV file"),
             required=False,
-            help_text="A header row with a “phone” column (numbers in international form, e.g. +4915112345678), "
-            "an optional “opt_in” column (yes/no), and one column per variable. Comma or semicolon separated.",
+            help_text=_(
+                "A header row with a “phone” column (numbers in international form, e.g. +4915112345678), "
+                "an optional “opt_in” column (yes/no), and one column per variable. Comma or semicolon separated."
+            ),
         )
         # A file accepted by an earlier submit that failed elsewhere: not uploaded again.
         self.fields["upload_id"] = forms.UUIDField(required=False, widget=forms.HiddenInput)
         self.parameter_keys = template_parameter_keys(self.selected_template())
         for key in self.parameter_keys:
             self.fields[f"param-{key}-source"] = forms.ChoiceField(
-                label=f"Fill {{{{{key}}}}} with", choices=SOURCE_CHOICES, initial=SOURCE_TEXT
+                label=_("Fill %(parameter)s with") % {"parameter": f"{{{{{key}}}}}"},
+                choices=SOURCE_CHOICES,
+                initial=SOURCE_TEXT,
             )
             self.fields[f"param-{key}-value"] = forms.CharField(
-                label=f"Value of {{{{{key}}}}}", required=False, max_length=1024
+                label=_("Value of %(parameter)s") % {"parameter": f"{{{{{key}}}}}"}, required=False, max_length=1024
             )
             self.fields[f"param-{key}-default"] = forms.CharField(
-                label="If empty for a recipient", required=False, max_length=1024
+                label=_("If empty for a recipient"), required=False, max_length=1024
             )
 
     # --- what the template part of the page shows --------------------------------------------
@@ -381,13 +391,13 @@ def composer_initial(broadcast: Broadcast) -> dict[str, Any]:
 
 
 class BroadcastListForm(forms.Form):
-    status = forms.ChoiceField(choices=[("", "Any status"), *Broadcast.Status.choices], required=False)
+    status = forms.ChoiceField(choices=[("", _("Any status")), *Broadcast.Status.choices], required=False)
     after = CursorField(required=False)
 
 
 class RecipientPageForm(forms.Form):
     status = forms.ChoiceField(
-        choices=[("", "Any")] + [(s, s.capitalize()) for s in RECIPIENT_STATUSES], required=False
+        choices=[("", _("Any"))] + [(s, s.capitalize()) for s in RECIPIENT_STATUSES], required=False
     )
     after = forms.IntegerField(required=False, min_value=0)
 

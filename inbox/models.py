@@ -15,6 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def _public_id() -> models.UUIDField:
@@ -70,6 +71,9 @@ class Contact(models.Model):
     marketing_opted_out = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set once by the GDPR erasure (inbox/services/privacy.py): the row stays as an anonymous
+    # shell (phone `erased:<uuid>`) so the threads keep their shape; nothing brings it back.
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -88,12 +92,12 @@ class ConsentEvent(models.Model):
     """Append-only ledger of opt-ins and opt-outs: the record a regulator or customer can audit."""
 
     class Action(models.TextChoices):
-        OPT_IN = "opt_in", "Opt-in"
-        OPT_OUT = "opt_out", "Opt-out"
+        OPT_IN = "opt_in", _("Opt-in")
+        OPT_OUT = "opt_out", _("Opt-out")
 
     class Purpose(models.TextChoices):
-        ALL = "all", "All business-initiated messages"
-        MARKETING = "marketing", "Marketing only"
+        ALL = "all", _("All business-initiated messages")
+        MARKETING = "marketing", _("Marketing only")
 
     public_id = _public_id()
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="consent_events")
@@ -120,10 +124,10 @@ class Thread(models.Model):
     """
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        PENDING = "pending", "Pending"
-        SNOOZED = "snoozed", "Snoozed"
-        RESOLVED = "resolved", "Resolved"
+        OPEN = "open", _("Open")
+        PENDING = "pending", _("Pending")
+        SNOOZED = "snoozed", _("Snoozed")
+        RESOLVED = "resolved", _("Resolved")
 
     public_id = _public_id()
     contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="threads")
@@ -141,6 +145,9 @@ class Thread(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # The latest satisfaction rating (1-5) and when it came (inbox/services/csat.py).
+    csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)
+    csat_rated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_message_at", "-id"]
@@ -169,34 +176,39 @@ class Message(models.Model):
     """
 
     class Direction(models.TextChoices):
-        INBOUND = "inbound", "Inbound"
-        OUTBOUND = "outbound", "Outbound"
+        INBOUND = "inbound", _("Inbound")
+        OUTBOUND = "outbound", _("Outbound")
 
     class Type(models.TextChoices):
-        TEXT = "text", "Text"
-        IMAGE = "image", "Image"
-        DOCUMENT = "document", "Document"
-        AUDIO = "audio", "Audio"
-        VIDEO = "video", "Video"
-        STICKER = "sticker", "Sticker"
-        LOCATION = "location", "Location"
-        CONTACTS = "contacts", "Contacts"
-        INTERACTIVE = "interactive", "Interactive reply"
-        BUTTON = "button", "Button reply"
-        REACTION = "reaction", "Reaction"
-        TEMPLATE = "template", "Template"
-        UNSUPPORTED = "unsupported", "Unsupported"
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        DOCUMENT = "document", _("Document")
+        AUDIO = "audio", _("Audio")
+        VIDEO = "video", _("Video")
+        STICKER = "sticker", _("Sticker")
+        LOCATION = "location", _("Location")
+        CONTACTS = "contacts", _("Contacts")
+        INTERACTIVE = "interactive", _("Interactive reply")
+        BUTTON = "button", _("Button reply")
+        REACTION = "reaction", _("Reaction")
+        TEMPLATE = "template", _("Template")
+        UNSUPPORTED = "unsupported", _("Unsupported")
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        QUEUED = "queued", "Queued"
-        UNKNOWN = "unknown", "Outcome unknown"
-        SENT = "sent", "Sent"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
-        FAILED = "failed", "Failed"
+        RECEIVED = "received", _("Received")
+        QUEUED = "queued", _("Queued")
+        UNKNOWN = "unknown", _("Outcome unknown")
+        SENT = "sent", _("Sent")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
+        FAILED = "failed", _("Failed")
+        # Send later (inbox/services/scheduled.py): waits for `send_at`; cancelled is final.
+        SCHEDULED = "scheduled", _("Scheduled")
+        CANCELLED = "cancelled", _("Cancelled")
 
     STATUS_RANK = {
+        Status.SCHEDULED: 0,
+        Status.CANCELLED: 5,
         Status.RECEIVED: 0,
         Status.QUEUED: 0,
         Status.UNKNOWN: 1,
@@ -207,10 +219,10 @@ class Message(models.Model):
     }
 
     class MediaStatus(models.TextChoices):
-        NONE = "", "No media"
-        PENDING = "pending", "Downloading"
-        READY = "ready", "Ready"
-        FAILED = "failed", "Failed"
+        NONE = "", _("No media")
+        PENDING = "pending", _("Downloading")
+        READY = "ready", _("Ready")
+        FAILED = "failed", _("Failed")
 
     public_id = _public_id()
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
@@ -248,12 +260,16 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Send later: when a `scheduled` message is due (kept after it was sent, as history).
+    send_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["thread", "-created_at", "-id"], name="message_thread_recent"),
+            # The due scan's question: which scheduled messages are due?
+            models.Index(fields=["send_at"], name="message_scheduled_due", condition=Q(status="scheduled")),
             # Search: a trigram index on UPPER(text), migration 0003 (see inbox.selectors).
         ]
 
@@ -299,16 +315,16 @@ class Template(models.Model):
     """A message template (business-initiated messages need an approved one)."""
 
     class Category(models.TextChoices):
-        MARKETING = "marketing", "Marketing"
-        UTILITY = "utility", "Utility"
-        AUTHENTICATION = "authentication", "Authentication"
+        MARKETING = "marketing", _("Marketing")
+        UTILITY = "utility", _("Utility")
+        AUTHENTICATION = "authentication", _("Authentication")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING = "pending", "Pending review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        PAUSED = "paused", "Paused"
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("Pending review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        PAUSED = "paused", _("Paused")
 
     public_id = _public_id()
     name = models.CharField(max_length=512)
@@ -471,34 +487,34 @@ class Broadcast(models.Model):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        SCHEDULED = "scheduled", "Scheduled"
-        RUNNING = "running", "Running"
-        PAUSED = "paused", "Paused"
-        COMPLETED = "completed", "Completed"
-        CANCELLED = "cancelled", "Cancelled"
-        FAILED = "failed", "Failed"
+        DRAFT = "draft", _("Draft")
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        PAUSED = "paused", _("Paused")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+        FAILED = "failed", _("Failed")
 
     class AudienceType(models.TextChoices):
-        ALL = "all", "All opted-in contacts"
-        LABELS = "labels", "Contacts with any of these labels"
-        FILTER = "filter", "Contacts whose attributes match"
-        BROADCAST = "broadcast", "Recipients of another broadcast"
-        CSV = "csv", "Recipients of an uploaded CSV file"
+        ALL = "all", _("All opted-in contacts")
+        LABELS = "labels", _("Contacts with any of these labels")
+        FILTER = "filter", _("Contacts whose attributes match")
+        BROADCAST = "broadcast", _("Recipients of another broadcast")
+        CSV = "csv", _("Recipients of an uploaded CSV file")
 
     class PausedCode(models.TextChoices):
-        MANUAL = "manual", "Paused by a person"
-        FAILURE_RATE = "failure_rate", "Failure rate above the threshold"
-        ERROR_BURST = "error_burst", "A burst of one error code"
-        THROTTLED = "throttled", "The provider kept refusing for rate limits"
-        PROVIDER_STOP = "provider_stop", "An account or template error from the provider"
-        TEMPLATE = "template_paused", "The template was paused or disabled"
-        CANARY = "canary_failed", "The canary failed"
+        MANUAL = "manual", _("Paused by a person")
+        FAILURE_RATE = "failure_rate", _("Failure rate above the threshold")
+        ERROR_BURST = "error_burst", _("A burst of one error code")
+        THROTTLED = "throttled", _("The provider kept refusing for rate limits")
+        PROVIDER_STOP = "provider_stop", _("An account or template error from the provider")
+        TEMPLATE = "template_paused", _("The template was paused or disabled")
+        CANARY = "canary_failed", _("The canary failed")
 
     class Phase(models.TextChoices):
-        NONE = "", "Sending"
-        CANARY = "canary", "Sending the canary"
-        CANARY_HOLD = "canary_hold", "Waiting for the canary's statuses"
+        NONE = "", _("Sending")
+        CANARY = "canary", _("Sending the canary")
+        CANARY_HOLD = "canary_hold", _("Waiting for the canary's statuses")
 
     public_id = _public_id()
     name = models.CharField(max_length=200)
@@ -569,11 +585,11 @@ class Delivery(models.Model):
     """
 
     class Status(models.IntegerChoices):
-        QUEUED = 0, "Queued"
-        SENDING = 1, "Sending"
-        SENT = 2, "Sent"
-        FAILED = 5, "Failed"
-        SKIPPED = 6, "Skipped"
+        QUEUED = 0, _("Queued")
+        SENDING = 1, _("Sending")
+        SENT = 2, _("Sent")
+        FAILED = 5, _("Failed")
+        SKIPPED = 6, _("Skipped")
 
     # bigint ids without database FK triggers: the snapshot inserts a million rows in one
     # statement, and a per-row RI check would double its cost. Deleting a broadcast
@@ -682,3 +698,104 @@ class AudienceUploadRow(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line} of upload {self.upload_id}"
+
+
+# --- customer satisfaction (CSAT) --------------------------------------------------------------
+
+
+class CsatSurvey(models.Model):
+    """One rating request, sent when an agent resolved a thread (at most one per resolve).
+
+    The interactive list's row ids name this survey, so an answer arriving after the thread
+    was reopened (or resolved again) still counts for the resolution that asked for it.
+    """
+
+    public_id = _public_id()
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="csat_surveys")
+    # Who resolved the thread (the agent the rating is about); NULL when no agent was known.
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.ForeignKey(Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The thread's labels when it was resolved: what reports count the rating under.
+    labels = models.ManyToManyField(Label, blank=True, related_name="+")
+    resolved_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A resolve is one (thread, resolved_at): two requests for it cannot both be made.
+            models.UniqueConstraint(fields=["thread", "resolved_at"], name="csat_survey_one_per_resolve")
+        ]
+
+    def __str__(self) -> str:
+        return f"CSAT survey {self.public_id}"
+
+
+class CsatResponse(models.Model):
+    """A customer's 1-5 rating of one resolution: the row reports count.
+
+    `agent` is who resolved the thread; `labels` are the thread's labels when it was
+    resolved (a later relabelling does not move old ratings between labels).
+    """
+
+    public_id = _public_id()
+    survey = models.OneToOneField(CsatSurvey, on_delete=models.CASCADE, related_name="response")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="csat_responses")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    labels = models.ManyToManyField(Label, blank=True, related_name="csat_responses")
+    rating = models.PositiveSmallIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(rating__gte=1, rating__lte=5), name="csat_rating_1_to_5")]
+        indexes = [models.Index(fields=["agent", "created_at"], name="csat_response_agent")]
+
+    def __str__(self) -> str:
+        return f"rating {self.rating} of {self.thread_id}"
+
+
+# --- privacy: erasures, merges and retention purges (inbox/services/privacy.py, merge.py) -------
+
+
+class PrivacyLog(models.Model):
+    """The company's own audit of erasures, merges and retention purges.
+
+    Operators have their own log (tenants.OperatorAction); this one is the company's, shown
+    to its owners. An erasure row names the contact only by its public id and keeps counts,
+    never the erased content. A merge row names the surviving contact/thread and the merged
+    one; `from_label` (the merged-from side as agents knew it) is what the thread's timeline
+    shows, and is blanked when the surviving contact is erased.
+    """
+
+    class Action(models.TextChoices):
+        ERASE_CONTACT = "erase_contact", _("Contact erased")
+        MERGE_CONTACTS = "merge_contacts", _("Contacts merged")
+        MERGE_THREADS = "merge_threads", _("Threads merged")
+        RETENTION_PURGE = "retention_purge", _("Retention purge")
+
+    public_id = _public_id()
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Who, readable after the user is gone: an e-mail, "API key <prefix>" or "system".
+    actor_label = models.CharField(max_length=254, blank=True)
+    contact_public_id = models.UUIDField(null=True, blank=True, db_index=True)
+    from_public_id = models.UUIDField(null=True, blank=True)
+    # The surviving thread a merge event is shown in (NULL for erasures and purges).
+    thread = models.ForeignKey(Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    from_label = models.CharField(max_length=200, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["thread", "created_at"], name="privacylog_thread")]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.contact_public_id or ''}"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import phonenumbers
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
-PHONE_INVALID = "Enter a phone number in international format, e.g. +4915112345678."
+PHONE_INVALID = _("Enter a phone number in international format, e.g. +4915112345678.")
 
 
 def phone_normalize(raw: str) -> str:

@@ -60,6 +60,8 @@ def thread_data(thread: Thread) -> dict[str, Any]:
         "window_expires_at": iso(window_expires_at(thread)),
         "snoozed_until": iso(thread.snoozed_until),
         "created_at": iso(thread.created_at),
+        "csat_rating": thread.csat_rating,
+        "csat_rated_at": iso(thread.csat_rated_at),
     }
 
 
@@ -76,6 +78,8 @@ THREAD_ROW_FIELDS = (
     "last_inbound_at",
     "snoozed_until",
     "created_at",
+    "csat_rating",
+    "csat_rated_at",
     "contact__public_id",
     "contact__phone",
     "contact__name",
@@ -116,6 +120,8 @@ def thread_row_data(row: dict[str, Any]) -> dict[str, Any]:
         "window_expires_at": iso(last_inbound + WINDOW if last_inbound is not None else None),
         "snoozed_until": iso(row["snoozed_until"]),
         "created_at": iso(row["created_at"]),
+        "csat_rating": row["csat_rating"],
+        "csat_rated_at": iso(row["csat_rated_at"]),
     }
 
 
@@ -155,6 +161,7 @@ def message_data(message: Message) -> dict[str, Any]:
         "sent_by": {"id": str(sender.public_id), "name": sender.get_full_name()} if sender else None,
         "created_at": iso(message.created_at),
         "status_at": iso(message.status_at),
+        "send_at": iso(message.send_at),
     }
 
 
@@ -185,6 +192,7 @@ MESSAGE_ROW_FIELDS = (
     "sent_by__email",
     "created_at",
     "status_at",
+    "send_at",
 )
 
 
@@ -227,6 +235,7 @@ def message_row_data(row: dict[str, Any]) -> dict[str, Any]:
         "sent_by": sender,
         "created_at": iso(row["created_at"]),
         "status_at": iso(row["status_at"]),
+        "send_at": iso(row["send_at"]),
     }
 
 

@@ -293,6 +293,8 @@ TIMELINE_MESSAGE_FIELDS = (
 def _timeline_messages(*, thread: Thread) -> QuerySet[Message]:
     return (
         Message.objects.filter(thread=thread)
+        # Send later: a scheduled (or cancelled) message is not in the conversation (yet).
+        .exclude(status__in=(Message.Status.SCHEDULED, Message.Status.CANCELLED))
         .select_related("sent_by")
         .only(*TIMELINE_MESSAGE_FIELDS)
         .order_by("-created_at", "-id")
@@ -432,6 +434,7 @@ THREAD_ROW_FIELDS = (
     "last_message_at",
     "last_message_preview",
     "unread_count",
+    "csat_rating",
     "contact__name",
     "contact__profile_name",
     "contact__phone",

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 
 import httpx
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 ALLOWED_SCHEMES = ("http", "https")
-SCHEME_MESSAGE = "Use an http:// or https:// URL."
-HOST_MESSAGE = "The URL needs a host name."
-UNRESOLVABLE_MESSAGE = "The host name {host} could not be resolved."
+SCHEME_MESSAGE = _("Use an http:// or https:// URL.")
+HOST_MESSAGE = _("The URL needs a host name.")
+UNRESOLVABLE_MESSAGE = _("The host name {host} could not be resolved.")
 PRIVATE_MESSAGE = (
     "The host {host} resolves to {address}, which is not a public internet address "
     "(loopback, private, link-local and the like are refused)."

@@ -117,3 +117,31 @@ def broadcast_chunk_send_task(broadcast_id: int, lo: int, hi: int, chain: bool =
 def broadcast_sweep_task() -> None:
     """Per company (fanned out by beat): expired leases, quiet broadcasts, due schedules."""
     broadcasts.broadcast_sweep()
+
+
+# --- send later ------------------------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def scheduled_messages_send_task() -> None:
+    """Per company (fanned out by beat, queue `broadcasts`): claims and sends due scheduled
+    replies. The claim is a conditional UPDATE, so overlapping scans send each one once."""
+    from inbox.services import scheduled  # here: scheduled imports this module
+
+    scheduled.scheduled_messages_send_due()
+
+
+# --- privacy (GDPR retention) ---------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def retention_purge_task() -> None:
+    """Per company (fanned out nightly by beat): purges message bodies and media of resolved
+    threads older than the company's retention period (off unless the company set one)."""
+    from django.db import connection
+
+    from inbox.services import privacy  # here: privacy imports models only, kept lazy like scheduled
+    from tenants.models import Company
+
+    # Read afresh: the setting may have changed since the worker last saw this company.
+    privacy.retention_purge(company=Company.objects.get(schema_name=connection.schema_name))

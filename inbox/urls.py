@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from inbox import views
+from inbox import views, views_privacy, views_scheduled
 
 app_name = "inbox"
 
@@ -21,4 +21,19 @@ urlpatterns = [
     path("threads/<uuid:public_id>/assign/", views.thread_assign, name="thread_assign"),
     path("threads/<uuid:public_id>/status/", views.thread_status, name="thread_status"),
     path("threads/<uuid:public_id>/labels/", views.thread_labels, name="thread_labels"),
+    path("threads/<uuid:public_id>/schedule/", views_scheduled.thread_schedule, name="thread_schedule"),
+    path(
+        "threads/<uuid:public_id>/scheduled/<uuid:message_id>/cancel/",
+        views_scheduled.scheduled_cancel,
+        name="scheduled_cancel",
+    ),
+    # Privacy (GDPR) and merge: inbox/views_privacy.py.
+    path("contacts/<uuid:public_id>/export/", views_privacy.contact_export, name="contact_export"),
+    path("contacts/<uuid:public_id>/erase/", views_privacy.contact_erase, name="contact_erase"),
+    path("contacts/<uuid:public_id>/merge/", views_privacy.contact_merge_pick, name="contact_merge"),
+    path(
+        "contacts/<uuid:public_id>/merge/<uuid:from_id>/",
+        views_privacy.contact_merge_confirm,
+        name="contact_merge_confirm",
+    ),
 ]

@@ -29,6 +29,7 @@ from inbox import display, forms, presence, selectors
 from inbox.errors import InboxError
 from inbox.models import Label, Message, Thread
 from inbox.services import media
+from inbox.services import merge as merge_services
 from inbox.services import messages as message_services
 from inbox.services import threads as thread_services
 from inbox.window import window_expires_at, window_is_open
@@ -187,7 +188,9 @@ def _message_page(thread: Thread, before: selectors.Position | None) -> tuple[li
     end = before[0] if before else None
     notes = selectors.note_list_for_thread_between(thread=thread, start=start, end=end)
     older = forms.cursor_encode(page[-1].created_at, page[-1].pk) if has_more else ""
-    return display.timeline([*page, *notes]), older
+    # Merge events ("Merged from …", inbox/services/merge.py) sit among the messages.
+    merged = merge_services.merge_timeline_items(thread=thread, start=start, end=end)
+    return sorted([*display.timeline([*page, *notes]), *merged], key=lambda row: row["sort"]), older
 
 
 @require_GET
@@ -381,7 +384,7 @@ def thread_status(request: HttpRequest, public_id: str) -> HttpResponse:
         snoozed_until = timezone.make_aware(snoozed_until, UTC)
     try:
         thread_services.thread_status_set(
-            thread=thread, status=form.cleaned_data["status"], snoozed_until=snoozed_until
+            thread=thread, status=form.cleaned_data["status"], snoozed_until=snoozed_until, by=_agent(request)
         )
     except ValidationError as exc:
         flash.error(request, _first_error(exc))

@@ -24,6 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -48,15 +49,15 @@ POLL_INTERVAL_MS = 2000
 STOP_POLLING = 286
 LIVE_STATUSES = (Broadcast.Status.SCHEDULED, Broadcast.Status.RUNNING, Broadcast.Status.PAUSED)
 EXCLUSION_LABELS = {
-    "opted_out": "Opted out",
-    "not_opted_in": "Never opted in",
-    "marketing_opted_out": "Opted out of marketing (marketing template)",
-    "invalid_phone": "Phone number not valid",
-    "duplicate": "Listed more than once",
+    "opted_out": _("Opted out"),
+    "not_opted_in": _("Never opted in"),
+    "marketing_opted_out": _("Opted out of marketing (marketing template)"),
+    "invalid_phone": _("Phone number not valid"),
+    "duplicate": _("Listed more than once"),
 }
-NO_NUMBER = "Connect a number first (Settings → Numbers): broadcasts are sent from one."
-NO_TEMPLATE = "No approved template yet: a broadcast sends an approved template."
-CSV_NO_LINES = "No line of the file could be used; the reasons are listed below."
+NO_NUMBER = _("Connect a number first (Settings → Numbers): broadcasts are sent from one.")
+NO_TEMPLATE = _("No approved template yet: a broadcast sends an approved template.")
+CSV_NO_LINES = _("No line of the file could be used; the reasons are listed below.")
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"), tab and CR included.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -80,7 +81,7 @@ REFUSALS = (ValidationError, InboxError, services.BroadcastStateError, PlanLimit
 
 def _message(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
-        return " ".join(exc.messages) if exc.messages else "That did not work."
+        return " ".join(exc.messages) if exc.messages else str(_("That did not work."))
     return str(getattr(exc, "message", "") or exc)
 
 
@@ -88,7 +89,7 @@ def _duration(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     if seconds < 1:
-        return "under 1 s"
+        return str(_("under 1 s"))
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
@@ -103,19 +104,25 @@ def _audience_text(broadcast: Broadcast) -> str:
     audience = broadcast.audience or {}
     kind = audience.get("type")
     if kind == Broadcast.AudienceType.LABELS:
-        return "Contacts labelled " + ", ".join(audience.get("labels") or [])
+        return _("Contacts labelled %(labels)s") % {"labels": ", ".join(audience.get("labels") or [])}
     if kind == Broadcast.AudienceType.FILTER:
-        return "Contacts where " + ", ".join(f"{k} = {v}" for k, v in (audience.get("filter") or {}).items())
+        conditions = ", ".join(f"{k} = {v}" for k, v in (audience.get("filter") or {}).items())
+        return _("Contacts where %(conditions)s") % {"conditions": conditions}
     if kind == Broadcast.AudienceType.BROADCAST:
         source = selectors.broadcast_source_get(pk=audience.get("broadcast"))
-        unread = " who have not read it" if audience.get("only_unread") else ""
-        return f"Recipients of “{source.name if source else 'a deleted broadcast'}”{unread}"
+        name = source.name if source else str(_("a deleted broadcast"))
+        if audience.get("only_unread"):
+            return _("Recipients of “%(name)s” who have not read it") % {"name": name}
+        return _("Recipients of “%(name)s”") % {"name": name}
     if kind == Broadcast.AudienceType.CSV:
         upload = selectors.broadcast_upload_get(broadcast=broadcast)
         if upload is None:
-            return "Recipients of an uploaded CSV file"
-        return f"Recipients of the CSV file “{upload.original_name or 'upload'}” ({upload.rows_accepted} lines)"
-    return "All opted-in contacts"
+            return str(_("Recipients of an uploaded CSV file"))
+        return _("Recipients of the CSV file “%(name)s” (%(lines)s lines)") % {
+            "name": upload.original_name or "upload",
+            "lines": upload.rows_accepted,
+        }
+    return str(_("All opted-in contacts"))
 
 
 def _preview(template: Any, shown: dict[str, str] | list[Any] | Any) -> dict[str, Any]:

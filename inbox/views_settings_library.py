@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.views import team_manager_required
@@ -23,20 +24,20 @@ from inbox.services import library
 
 
 class LabelForm(forms.Form):
-    name = forms.CharField(label="Name", max_length=library.LABEL_NAME_MAX)
+    name = forms.CharField(label=_("Name"), max_length=library.LABEL_NAME_MAX)
     color = forms.CharField(
-        label="Color", max_length=7, initial="#64748b", widget=forms.TextInput(attrs={"type": "color"})
+        label=_("Color"), max_length=7, initial="#64748b", widget=forms.TextInput(attrs={"type": "color"})
     )
 
 
 class CannedReplyForm(forms.Form):
     shortcut = forms.CharField(
-        label="Shortcut",
+        label=_("Shortcut"),
         max_length=library.SHORTCUT_MAX + 1,
-        help_text="Agents type it after “/” in the reply box, e.g. opening-hours.",
+        help_text=_("Agents type it after “/” in the reply box, e.g. opening-hours."),
     )
-    title = forms.CharField(label="Title", max_length=library.TITLE_MAX)
-    body = forms.CharField(label="Text", max_length=library.BODY_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    title = forms.CharField(label=_("Title"), max_length=library.TITLE_MAX)
+    body = forms.CharField(label=_("Text"), max_length=library.BODY_MAX, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 def _form_errors_add(form: forms.Form, exc: ValidationError) -> None:
@@ -80,7 +81,7 @@ def settings_labels(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _form_errors_add(form, exc)
         else:
-            messages.success(request, f"Label “{label.name}” added.")
+            messages.success(request, _("Label “%(name)s” added.") % {"name": label.name})
             return redirect("settings_labels")
     return _labels_page(request, form=form, status=400)
 
@@ -96,7 +97,7 @@ def settings_label_update(request: HttpRequest, public_id: uuid.UUID) -> HttpRes
         except ValidationError as exc:
             _form_errors_add(form, exc)
         else:
-            messages.success(request, f"Label “{label.name}” saved.")
+            messages.success(request, _("Label “%(name)s” saved.") % {"name": label.name})
             return redirect("settings_labels")
     return _labels_page(request, edit_form=form, editing=label.public_id, status=400)
 
@@ -106,7 +107,9 @@ def settings_label_update(request: HttpRequest, public_id: uuid.UUID) -> HttpRes
 def settings_label_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     label = selectors.label_get(public_id=public_id)
     used_on = library.label_delete(label=label)
-    messages.success(request, f"Label “{label.name}” deleted; it was on {used_on} thread(s).")
+    messages.success(
+        request, _("Label “%(name)s” deleted; it was on %(count)d thread(s).") % {"name": label.name, "count": used_on}
+    )
     return redirect("settings_labels")
 
 
@@ -152,7 +155,7 @@ def settings_canned_reply_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             _form_errors_add(form, exc)
         else:
-            messages.success(request, f"Canned reply /{reply.shortcut} added.")
+            messages.success(request, _("Canned reply /%(shortcut)s added.") % {"shortcut": reply.shortcut})
             return redirect("settings_canned_replies")
     return _canned_replies_page(request, form=form, status=400)
 
@@ -168,7 +171,7 @@ def settings_canned_reply_update(request: HttpRequest, public_id: uuid.UUID) -> 
         except ValidationError as exc:
             _form_errors_add(form, exc)
         else:
-            messages.success(request, f"Canned reply /{reply.shortcut} saved.")
+            messages.success(request, _("Canned reply /%(shortcut)s saved.") % {"shortcut": reply.shortcut})
             return redirect("settings_canned_replies")
     return _canned_replies_page(request, edit_form=form, editing=reply.public_id, status=400)
 
@@ -178,5 +181,5 @@ def settings_canned_reply_update(request: HttpRequest, public_id: uuid.UUID) -> 
 def settings_canned_reply_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     reply = selectors.canned_reply_get(public_id=public_id)
     library.canned_reply_delete(canned_reply=reply)
-    messages.success(request, f"Canned reply /{reply.shortcut} deleted.")
+    messages.success(request, _("Canned reply /%(shortcut)s deleted.") % {"shortcut": reply.shortcut})
     return redirect("settings_canned_replies")

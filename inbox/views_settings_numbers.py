@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -21,14 +22,14 @@ from inbox.services import numbers
 
 class NumberConnectForm(forms.Form):
     phone_number_id = forms.CharField(
-        label="Phone number ID", max_length=64, help_text="The provider's id of the number (digits)."
+        label=_("Phone number ID"), max_length=64, help_text=_("The provider's id of the number (digits).")
     )
-    display_number = forms.CharField(label="Display number", max_length=32, help_text="E.164, e.g. +4930123456.")
+    display_number = forms.CharField(label=_("Display number"), max_length=32, help_text=_("E.164, e.g. +4930123456."))
     access_token = forms.CharField(
-        label="Access token",
+        label=_("Access token"),
         required=False,
         widget=forms.PasswordInput(render_value=False),
-        help_text="Used to send through the provider. Stored, never shown again.",
+        help_text=_("Used to send through the provider. Stored, never shown again."),
     )
 
 
@@ -64,7 +65,7 @@ def settings_numbers(request: HttpRequest) -> HttpResponse:
     except PlanLimitExceeded as exc:
         form.add_error(None, exc.message)
         return _page(request, form, status=402)
-    messages.success(request, f"Connected {number.display_number}.")
+    messages.success(request, _("Connected %(number)s.") % {"number": number.display_number})
     return redirect("settings_numbers")
 
 
@@ -74,5 +75,7 @@ def settings_number_disconnect(request: HttpRequest, public_id: str) -> HttpResp
     company = request.company  # type: ignore[attr-defined]
     number = selectors.phone_number_get_connected(company=company, public_id=public_id)
     numbers.phone_number_disconnect(company=company, phone_number=number)
-    messages.success(request, f"Disconnected {number.display_number}. Its conversations stay in the inbox.")
+    messages.success(
+        request, _("Disconnected %(number)s. Its conversations stay in the inbox.") % {"number": number.display_number}
+    )
     return redirect("settings_numbers")

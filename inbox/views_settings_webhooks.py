@@ -13,6 +13,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,13 +27,13 @@ RECENT_ATTEMPTS = 50
 
 class WebhookCreateForm(forms.Form):
     url = forms.URLField(
-        label="Endpoint URL",
+        label=_("Endpoint URL"),
         max_length=2000,
         assume_scheme="https",
-        help_text="Must be reachable from the internet (https:// recommended).",
+        help_text=_("Must be reachable from the internet (https:// recommended)."),
     )
     events = forms.MultipleChoiceField(
-        label="Events",
+        label=_("Events"),
         choices=WebhookSubscription.Event.choices,
         widget=forms.CheckboxSelectMultiple,
     )
@@ -108,8 +109,11 @@ def settings_webhook_detail(request: HttpRequest, public_id: uuid.UUID) -> HttpR
 def settings_webhook_toggle(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     subscription = webhook_selectors.webhook_subscription_get(public_id=public_id)
     subscription = webhooks.webhook_subscription_update(subscription=subscription, is_active=not subscription.is_active)
-    state = "enabled" if subscription.is_active else "disabled: nothing is sent to it until enabled again"
-    messages.success(request, f"The webhook to {subscription.url} is {state}.")
+    if subscription.is_active:
+        messages.success(request, _("The webhook to %(url)s is enabled.") % {"url": subscription.url})
+    else:
+        text = _("The webhook to %(url)s is disabled: nothing is sent to it until enabled again.")
+        messages.success(request, text % {"url": subscription.url})
     return redirect("settings_webhooks")
 
 
@@ -127,7 +131,7 @@ def settings_webhook_rotate(request: HttpRequest, public_id: uuid.UUID) -> HttpR
 def settings_webhook_delete(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
     subscription = webhook_selectors.webhook_subscription_get(public_id=public_id)
     webhooks.webhook_subscription_delete(subscription=subscription)
-    messages.success(request, f"The webhook to {subscription.url} was deleted.")
+    messages.success(request, _("The webhook to %(url)s was deleted.") % {"url": subscription.url})
     return redirect("settings_webhooks")
 
 
@@ -138,6 +142,8 @@ def settings_webhook_replay(request: HttpRequest, public_id: uuid.UUID, delivery
     delivery = webhook_selectors.webhook_delivery_get(subscription=subscription, public_id=delivery_id)
     replay = webhooks.webhook_delivery_replay(delivery=delivery)
     messages.success(
-        request, f"Event {delivery.event.event_type} is being sent again (attempt {replay.attempt}). Reload to see it."
+        request,
+        _("Event %(event)s is being sent again (attempt %(attempt)d). Reload to see it.")
+        % {"event": delivery.event.event_type, "attempt": replay.attempt},
     )
     return redirect("settings_webhook_detail", public_id=subscription.public_id)

@@ -22,6 +22,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from billing import selectors as billing_selectors
 from inbox.models import Thread
@@ -57,7 +58,7 @@ class CompanyChangeList(ChangeList):
 
 
 class PlanChoiceForm(forms.Form):
-    plan = forms.ModelChoiceField(queryset=None, label="New plan")  # type: ignore[arg-type]
+    plan = forms.ModelChoiceField(queryset=None, label=_("New plan"))  # type: ignore[arg-type]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,8 +71,8 @@ class RevealForm(forms.Form):
     reason = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Why do you need to read these messages?",
-        help_text="Recorded in the audit log with your name.",
+        label=_("Why do you need to read these messages?"),
+        help_text=_("Recorded in the audit log with your name."),
     )
 
 

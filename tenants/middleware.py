@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext
 from django_tenants.middleware.main import TenantMainMiddleware
 from django_tenants.utils import get_public_schema_name
 
@@ -60,7 +61,7 @@ class SuspendedCompanyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         company = getattr(request, "company", None)
         if company is not None and company.is_suspended and request.path != "/healthz":
-            message = "This company's account is suspended. Please contact support."
+            message = gettext("This company's account is suspended. Please contact support.")
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": {"code": "company_suspended", "message": message}}, status=403)
             return render(request, "tenants/suspended.html", {"message": message}, status=403)

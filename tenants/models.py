@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
 
 
@@ -13,16 +14,21 @@ class Company(TenantMixin):
     """
 
     class Status(models.TextChoices):
-        BUILDING = "building", "Building (pool)"
-        POOLED = "pooled", "Ready (pool)"
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
+        BUILDING = "building", _("Building (pool)")
+        POOLED = "pooled", _("Ready (pool)")
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
 
     slug = models.SlugField(max_length=40, unique=True, null=True, blank=True)
     name = models.CharField(max_length=200, blank=True)
     plan = models.ForeignKey("billing.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="companies")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING, db_index=True)
     suspended_reason = models.TextField(blank=True)
+    # Ask customers for a 1-5 rating when an agent resolves their thread (inbox/services/csat.py).
+    csat_enabled = models.BooleanField(default=False)
+    # GDPR retention (inbox/services/privacy.py): message bodies and media of resolved threads
+    # whose last message is older than this many days are purged nightly; NULL = keep.
+    retention_days = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     provisioned_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -111,10 +117,10 @@ class BusinessProfile(models.Model):
     """
 
     class State(models.TextChoices):
-        UNVERIFIED = "unverified", "Unverified"
-        PENDING = "pending", "Pending review"
-        VERIFIED = "verified", "Verified"
-        REJECTED = "rejected", "Rejected"
+        UNVERIFIED = "unverified", _("Unverified")
+        PENDING = "pending", _("Pending review")
+        VERIFIED = "verified", _("Verified")
+        REJECTED = "rejected", _("Rejected")
 
     company = models.OneToOneField(Company, on_delete=models.CASCADE, related_name="business_profile")
     legal_name = models.CharField(max_length=200, blank=True)

@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 UNION_BATCH = 200
-REASON_REQUIRED = "Give a reason: it is recorded in the audit log."
+REASON_REQUIRED = gettext_lazy("Give a reason: it is recorded in the audit log.")
 
 
 class OperatorActionError(Exception):

@@ -26,6 +26,7 @@ from django.contrib.auth.hashers import make_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 
 from accounts.models import User
@@ -48,8 +49,8 @@ SLUG_INVALID = (
     "Use 3 to 40 characters: lowercase letters, digits and hyphens, starting with a letter "
     "and not ending with a hyphen."
 )
-SLUG_RESERVED = "This subdomain is reserved. Please choose another."
-SLUG_TAKEN = "This subdomain is already taken."
+SLUG_RESERVED = gettext_lazy("This subdomain is reserved. Please choose another.")
+SLUG_TAKEN = gettext_lazy("This subdomain is already taken.")
 # A pool entry stuck in `building` this long is from a crashed builder and is removed.
 STALE_BUILD_AFTER = timedelta(minutes=15)
 POOL_LOCK_ID = 0x6B6F6E74  # "kont": pg advisory lock for the pool filler

@@ -29,13 +29,14 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from tenants.models import BusinessProfile, Company
 from tenants.services import audit_record
 
 DETAIL_FIELDS = ("legal_name", "display_name", "website", "registration_number", "address")
-REASON_REQUIRED = "Give the company a reason for the rejection."
+REASON_REQUIRED = _("Give the company a reason for the rejection.")
 VERIFY_TOKEN_SALT = "kontakt.verify-link.v1"  # noqa: S105 - a signing salt, not a secret
 # A link in an old message stays checkable for a year; older ones read as not valid.
 VERIFY_TOKEN_MAX_AGE = 366 * 24 * 3600

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -20,7 +21,7 @@ from tenants.throttle import signup_rate_exceeded, verify_rate_exceeded
 
 logger = logging.getLogger(__name__)
 
-OWNER_ONLY = "Only the company's owner can submit the business details for verification."
+OWNER_ONLY = _("Only the company's owner can submit the business details for verification.")
 
 
 @require_GET
@@ -33,7 +34,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         if signup_rate_exceeded(request):
-            form.add_error(None, "Too many sign-ups from your network. Please try again in an hour.")
+            form.add_error(None, _("Too many sign-ups from your network. Please try again in an hour."))
             return render(request, "tenants/signup.html", {"form": form}, status=429)
         data = form.cleaned_data
         try:
@@ -94,7 +95,7 @@ def _verify_throttled(request: HttpRequest) -> HttpResponse | None:
     retry_after = verify_rate_exceeded(request)
     if retry_after is None:
         return None
-    message = "Too many checks from your network. Please try again in a minute."
+    message = str(_("Too many checks from your network. Please try again in a minute."))
     if request.path.startswith("/api/"):
         response: HttpResponse = JsonResponse(error_body("rate_limited", message), status=429)
     else:

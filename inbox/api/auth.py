@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from rest_framework import authentication, exceptions
@@ -16,8 +17,8 @@ from rest_framework.request import Request
 from accounts import services
 from accounts.models import ApiKey
 
-MALFORMED_HEADER_MESSAGE = "Send the key as `Authorization: Bearer <api key>`."
-UNKNOWN_KEY_MESSAGE = "Unknown or revoked API key."
+MALFORMED_HEADER_MESSAGE = gettext_lazy("Send the key as `Authorization: Bearer <api key>`.")
+UNKNOWN_KEY_MESSAGE = gettext_lazy("Unknown or revoked API key.")
 
 
 class ApiKeyPrincipal:

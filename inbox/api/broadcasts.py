@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -27,10 +28,10 @@ from inbox.errors import TemplateNotApprovedError
 from inbox.models import Broadcast, Template
 from inbox.services import broadcasts
 
-TEMPLATE_UNKNOWN = "There is no template {name!r} in language {language!r}."
-FROM_UNKNOWN = "No connected number of this company has this id."
-AUDIENCE_NEEDS = "An audience of type {type} needs `{field}`."
-NO_NUMBER = "The company has no connected number; connect one first."
+TEMPLATE_UNKNOWN = _("There is no template {name!r} in language {language!r}.")
+FROM_UNKNOWN = _("No connected number of this company has this id.")
+AUDIENCE_NEEDS = _("An audience of type {type} needs `{field}`.")
+NO_NUMBER = _("The company has no connected number; connect one first.")
 
 PARAMETERS_HELP = (
     "A list (positional `{{1}}` …) or an object (named `{{name}}`). Each value is fixed text, or a "
@@ -263,7 +264,7 @@ class BroadcastCreateApi(APIView):
 
         def validate_parameters(self, value: Any) -> Any:
             if not isinstance(value, list | dict):
-                raise serializers.ValidationError("Give a list or an object.")
+                raise serializers.ValidationError(_("Give a list or an object."))
             return value
 
     @extend_schema(

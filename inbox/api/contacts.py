@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -22,7 +23,7 @@ from inbox.services import contacts
 ATTRIBUTES_HELP = (
     "Names to text, number or true/false values. On PATCH merged into the stored ones; null removes a key."
 )
-LABELS_HELP = "Label names; labels that do not exist yet are made. On PATCH the whole set is replaced."
+LABELS_HELP = _("Label names; labels that do not exist yet are made. On PATCH the whole set is replaced.")
 
 
 class ContactListApi(APIView):

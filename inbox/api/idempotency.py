@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 from django_tenants.utils import schema_context
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
@@ -53,12 +54,12 @@ KEY_MAX_LENGTH = 255
 TTL = timedelta(hours=24)
 
 KEY_TOO_LONG = f"An Idempotency-Key has at most {KEY_MAX_LENGTH} characters."
-KEY_BLANK = "An Idempotency-Key must not be blank."
+KEY_BLANK = gettext_lazy("An Idempotency-Key must not be blank.")
 MISMATCH = (
     "This Idempotency-Key was already used with another request. "
     "Send the same request again, or use a new key for a new request."
 )
-IN_PROGRESS = "A request with this Idempotency-Key is still in progress; retry in a moment."
+IN_PROGRESS = gettext_lazy("A request with this Idempotency-Key is still in progress; retry in a moment.")
 
 PARAMETER = OpenApiParameter(
     name=HEADER,

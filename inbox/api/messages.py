@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -19,13 +20,14 @@ from inbox.api import idempotency
 from inbox.api.objects import MessageObject
 from inbox.errors import ContactOptedOutError, NoPhoneNumberError, TemplateNotApprovedError, WindowClosedError
 from inbox.phones import phone_normalize
-from inbox.services import messages
+from inbox.services import messages, scheduled
 
-RECIPIENT_ONE = "Give exactly one recipient: `thread`, `contact` or `to`."
-FROM_UNKNOWN = "No connected number of this company has this id."
-FROM_WITH_THREAD = "A thread is bound to its number; leave `from` out when sending to a thread."
-UPLOADS_UNAVAILABLE = "Media uploads are not available yet; give the file's `url`."
-BODY_FOR_TYPE = "A {type} message needs `{field}`."
+RECIPIENT_ONE = _("Give exactly one recipient: `thread`, `contact` or `to`.")
+FROM_UNKNOWN = _("No connected number of this company has this id.")
+FROM_WITH_THREAD = _("A thread is bound to its number; leave `from` out when sending to a thread.")
+UPLOADS_UNAVAILABLE = _("Media uploads are not available yet; give the file's `url`.")
+BODY_FOR_TYPE = _("A {type} message needs `{field}`.")
+SEND_LATER_TYPES = _("Only a text or a template can be sent later.")
 
 ERRORS_409 = (
     "`window_closed`: a free-form message (text, image, document) outside the 24-hour window; send a "
@@ -48,7 +50,7 @@ class MessageSendApi(APIView):
 
             def validate_parameters(self, value: Any) -> Any:
                 if not isinstance(value, list | dict):
-                    raise serializers.ValidationError("Give a list or an object.")
+                    raise serializers.ValidationError(_("Give a list or an object."))
                 return value
 
         @extend_schema_serializer(component_name="MessageSendMedia")
@@ -77,6 +79,13 @@ class MessageSendApi(APIView):
         text = serializers.CharField(required=False, max_length=4096, help_text="For `text`.")
         template = TemplateSerializer(required=False, help_text="For `template`.")
         media = MediaSerializer(required=False, help_text="For `image` and `document`.")
+        send_at = serializers.DateTimeField(
+            required=False,
+            help_text=(
+                "Send later: a time with its zone, at least a minute and at most a year ahead. Only `text` and "
+                "`template`. The message is stored as `scheduled`; the 24-hour window is checked at that time."
+            ),
+        )
 
         def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
             # `from` is a Python keyword: declared as `from_`, exposed as `from`.
@@ -99,6 +108,8 @@ class MessageSendApi(APIView):
             needed = {"text": "text", "template": "template", "image": "media", "document": "media"}[attrs["type"]]
             if needed not in attrs:
                 raise serializers.ValidationError({needed: [BODY_FOR_TYPE.format(type=attrs["type"], field=needed)]})
+            if "send_at" in attrs and attrs["type"] not in scheduled.SCHEDULED_TYPES:
+                raise serializers.ValidationError({"send_at": [SEND_LATER_TYPES]})
             return attrs
 
     @extend_schema(
@@ -107,7 +118,9 @@ class MessageSendApi(APIView):
         description=(
             "Queues the message and answers 202 with it (`status: queued`); delivery reports follow as "
             "`message.status` webhooks and in `GET /messages/{id}/`. An unknown `thread` or `contact` "
-            "answers 404; an unknown `from` answers 400."
+            "answers 404; an unknown `from` answers 400. With `send_at` the message is stored as "
+            "`scheduled` and sent at that time (cancel it with `POST /messages/{id}/cancel/`); a text whose "
+            "24-hour window is closed then fails with error 131047 instead of going out."
         ),
         parameters=[idempotency.PARAMETER],
         request=InputSerializer,
@@ -133,6 +146,8 @@ class MessageSendApi(APIView):
                 raise serializers.ValidationError({"from": [FROM_UNKNOWN]}) from None
         media = data.get("media") or {}
         template = data.get("template")
+        if "send_at" in data:
+            return self._schedule(data, thread=thread, contact=contact, phone_number=phone_number)
         try:
             message = messages.message_send(
                 thread=thread,
@@ -152,6 +167,46 @@ class MessageSendApi(APIView):
         except (TemplateNotApprovedError, ContactOptedOutError, NoPhoneNumberError) as exc:
             raise ApiError(409, "conflict", exc.message) from exc
         return Response(representations.message_data(message), status=202)
+
+    def _schedule(self, data: dict[str, Any], **recipient: Any) -> Response:
+        template = data.get("template")
+        try:
+            thread = messages._thread_for(to=data.get("to", ""), **recipient)
+            message = scheduled.message_schedule(
+                thread=thread,
+                sender=None,
+                send_at=data["send_at"],
+                type=data["type"],
+                text=data.get("text", ""),
+                template={"name": template["name"], "language": template["language"]} if template else None,
+                template_parameters=template.get("parameters") if template else None,
+            )
+        except (TemplateNotApprovedError, ContactOptedOutError, NoPhoneNumberError) as exc:
+            raise ApiError(409, "conflict", exc.message) from exc
+        return Response(representations.message_data(message), status=202)
+
+
+class MessageCancelApi(APIView):
+    @extend_schema(
+        operation_id="messages_cancel",
+        summary="Cancel a scheduled message",
+        description=(
+            "Cancels a message sent with `send_at` that is still `scheduled`; it is never sent. Answers 200 with "
+            "the message (`status: cancelled`); 409 `conflict` when it is not scheduled any more (sent, failed "
+            "or cancelled already)."
+        ),
+        parameters=[idempotency.PARAMETER],
+        request=None,
+        responses={200: MessageObject, **error_responses(401, 403, 404, 409, 422, 429)},
+    )
+    @idempotency.idempotent
+    def post(self, request: Request, id: uuid.UUID) -> Response:
+        message = selectors.message_get(public_id=id)
+        try:
+            message = scheduled.message_cancel_scheduled(message=message)
+        except scheduled.ScheduleError as exc:
+            raise ApiError(409, "conflict", exc.message) from exc
+        return Response(representations.message_data(message))
 
 
 class MessageDetailApi(APIView):

@@ -75,6 +75,10 @@ class ThreadObject(serializers.Serializer[Any]):
     )
     snoozed_until = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
+    csat_rating = serializers.IntegerField(
+        allow_null=True, help_text="The customer's latest satisfaction rating (1-5); null when none."
+    )
+    csat_rated_at = serializers.DateTimeField(allow_null=True)
 
 
 @extend_schema_serializer(component_name="MessageTemplateUse")
@@ -116,6 +120,9 @@ class MessageObject(serializers.Serializer[Any]):
     sent_by = AgentBriefObject(allow_null=True, help_text="The agent who sent it; null for the API and inbound.")
     created_at = serializers.DateTimeField()
     status_at = serializers.DateTimeField(allow_null=True)
+    send_at = serializers.DateTimeField(
+        allow_null=True, help_text="Send later: when a `scheduled` message is (or was) due; null otherwise."
+    )
 
 
 @extend_schema_serializer(component_name="Note")

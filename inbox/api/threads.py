@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
@@ -24,7 +25,7 @@ from inbox.services import threads
 ASSIGNEE_ME_WITH_KEY = (
     "`me` means the agent making the request, and an API key has no agent behind it. Use `none` or an agent's id."
 )
-AGENT_UNKNOWN = "No active agent of this company has this id."
+AGENT_UNKNOWN = _("No active agent of this company has this id.")
 ASSIGNEE_HELP = "`none` (unassigned) or an agent's id. `me` is refused with an API key (400 `invalid`)."
 
 

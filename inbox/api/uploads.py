@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.parsers import MultiPartParser
@@ -26,8 +27,8 @@ from inbox.api import idempotency
 from inbox.representations import iso
 from inbox.services import uploads
 
-FILE_REQUIRED = "Send the CSV file as the multipart field `file`."
-NOTHING_IMPORTED = "No line of the file could be imported; see `details.lines`."
+FILE_REQUIRED = _("Send the CSV file as the multipart field `file`.")
+NOTHING_IMPORTED = _("No line of the file could be imported; see `details.lines`.")
 # Multipart framing around the file: a request this much over the file limit is refused
 # before its body is read.
 ENVELOPE_BYTES = 64 * 1024

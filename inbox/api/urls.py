@@ -3,7 +3,19 @@ from __future__ import annotations
 from django.urls import path
 
 from billing.api import UsageApi
-from inbox.api import broadcasts, contacts, messages, phone_numbers, templates, threads, uploads, views
+from inbox.api import (
+    broadcasts,
+    clicktochat,
+    contacts,
+    csat,
+    messages,
+    phone_numbers,
+    privacy,
+    templates,
+    threads,
+    uploads,
+    views,
+)
 from inbox.api import webhooks as webhook_views
 from inbox.api.common import route
 
@@ -58,6 +70,7 @@ urlpatterns += [
     path("threads/<uuid:id>/notes/", route(threads.NoteListApi, threads.NoteCreateApi), name="api_thread_notes"),
     path("messages/", messages.MessageSendApi.as_view(), name="api_messages"),
     path("messages/<uuid:id>/", messages.MessageDetailApi.as_view(), name="api_message_detail"),
+    path("messages/<uuid:id>/cancel/", messages.MessageCancelApi.as_view(), name="api_message_cancel"),
     path(
         "phone-numbers/",
         route(phone_numbers.PhoneNumberListApi, phone_numbers.PhoneNumberConnectApi),
@@ -68,6 +81,22 @@ urlpatterns += [
         phone_numbers.PhoneNumberDisconnectApi.as_view(),
         name="api_phone_number_detail",
     ),
+    path(
+        "phone-numbers/<uuid:id>/click-to-chat/",
+        clicktochat.ClickToChatApi.as_view(),
+        name="api_click_to_chat",
+    ),
+    path(
+        "phone-numbers/<uuid:id>/click-to-chat/qr-svg/",
+        clicktochat.ClickToChatSvgApi.as_view(),
+        name="api_click_to_chat_svg",
+    ),
+    path(
+        "phone-numbers/<uuid:id>/click-to-chat/qr-png/",
+        clicktochat.ClickToChatPngApi.as_view(),
+        name="api_click_to_chat_png",
+    ),
+    path("settings/csat/", route(csat.CsatSettingsApi, csat.CsatSettingsUpdateApi), name="api_csat_settings"),
     path("templates/", route(templates.TemplateListApi, templates.TemplateCreateApi), name="api_templates"),
     path("templates/<uuid:id>/", templates.TemplateDetailApi.as_view(), name="api_template_detail"),
     path("templates/<uuid:id>/submit/", templates.TemplateSubmitApi.as_view(), name="api_template_submit"),
@@ -88,4 +117,17 @@ urlpatterns += [
         name="api_broadcast_recipients",
     ),
     path("uploads/", uploads.UploadCreateApi.as_view(), name="api_uploads"),
+]
+
+# Privacy (GDPR) and merge (docs/api.md "Privacy and merge").
+urlpatterns += [
+    path("contacts/<uuid:id>/export/", privacy.ContactExportApi.as_view(), name="api_contact_export"),
+    path("contacts/<uuid:id>/erase/", privacy.ContactEraseApi.as_view(), name="api_contact_erase"),
+    path("contacts/<uuid:id>/merge/", privacy.ContactMergeApi.as_view(), name="api_contact_merge"),
+    path("threads/<uuid:id>/merge/", privacy.ThreadMergeApi.as_view(), name="api_thread_merge"),
+    path(
+        "settings/privacy/",
+        route(privacy.PrivacySettingsApi, privacy.PrivacySettingsUpdateApi),
+        name="api_privacy_settings",
+    ),
 ]

@@ -121,6 +121,9 @@ def message_body(message: Message, *, media_id: str = "") -> dict[str, Any]:
         if message.type == Message.Type.DOCUMENT and message.media_filename:
             media["filename"] = message.media_filename
         body[message.type] = media
+    elif message.type == Message.Type.INTERACTIVE:
+        # Session interactive messages we compose (the CSAT rating list): stored ready to send.
+        body["interactive"] = message.payload["interactive"]
     else:
         raise ValueError(f"cannot send a message of type {message.type!r}")
     return body

@@ -42,6 +42,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from inbox import broadcast_selectors as selectors
 from inbox.models import Broadcast, Delivery, Message, Template
@@ -80,12 +81,12 @@ THROTTLE_CODES = frozenset({130429, 131056})
 TEMPLATE_CODES = frozenset({132015, 132016})
 
 CANARY_INVALID = 'A canary is {"count": N} or {"percent": P}, with an optional "hold_seconds".'
-CANARY_KEYS = "Unknown canary field(s): {names}. Use count or percent, and hold_seconds."
-CANARY_ONE = "Give the canary either a count or a percent, not both."
-CANARY_COUNT = "The canary's count is a whole number of recipients, at least 1."
-CANARY_PERCENT = "The canary's percent is a number above 0 and below 100 (at most two decimals)."
+CANARY_KEYS = _("Unknown canary field(s): {names}. Use count or percent, and hold_seconds.")
+CANARY_ONE = _("Give the canary either a count or a percent, not both.")
+CANARY_COUNT = _("The canary's count is a whole number of recipients, at least 1.")
+CANARY_PERCENT = _("The canary's percent is a number above 0 and below 100 (at most two decimals).")
 CANARY_HOLD = f"The canary's hold_seconds is a whole number of seconds from 0 to {MAX_HOLD_SECONDS}."
-THRESHOLD_INVALID = "The failure threshold is a fraction above 0 and at most 1, e.g. 0.2 for 20 %."
+THRESHOLD_INVALID = _("The failure threshold is a fraction above 0 and at most 1, e.g. 0.2 for 20 %.")
 
 
 def conf(name: str) -> Any:

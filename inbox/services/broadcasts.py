@@ -37,6 +37,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from billing import selectors as billing_selectors
@@ -107,22 +108,24 @@ BROADCAST_BEAT_SCHEDULE = {
     },
 }
 
-NOT_APPROVED = "The template {name!r} ({language}) is not approved."
-AUDIENCE_INVALID = "Choose an audience: all, labels, filter, csv or broadcast."
-UPLOAD_UNKNOWN = "There is no such CSV upload."
-PARAMETERS_INVALID = "Give the parameters as a list (positional) or an object (named)."
+NOT_APPROVED = gettext_lazy("The template {name!r} ({language}) is not approved.")
+AUDIENCE_INVALID = gettext_lazy("Choose an audience: all, labels, filter, csv or broadcast.")
+UPLOAD_UNKNOWN = gettext_lazy("There is no such CSV upload.")
+PARAMETERS_INVALID = gettext_lazy("Give the parameters as a list (positional) or an object (named).")
 PARAMETER_INVALID = (
     'Parameter {key}: give text, {{"contact": "<field>"}} or {{"column": "<CSV column>"}}, '
     'optionally with a "default" text.'
 )
-COLUMN_NEEDS_CSV = "Parameter {key}: a CSV column can fill a parameter only when the audience is a CSV upload."
-COLUMN_UNKNOWN = "Parameter {key}: the CSV upload has no column {name!r} (it has: {columns})."
-LABELS_REQUIRED = "Name at least one label."
-LABEL_UNKNOWN = "There is no label {name!r}."
-FILTER_INVALID = "A filter is an object of contact attributes and the values they must have."
-SOURCE_UNKNOWN = "There is no such broadcast."
-NAME_REQUIRED = "Give the broadcast a name."
-STATE_CONFLICT = "A {status} broadcast cannot be {action}."
+COLUMN_NEEDS_CSV = gettext_lazy(
+    "Parameter {key}: a CSV column can fill a parameter only when the audience is a CSV upload."
+)
+COLUMN_UNKNOWN = gettext_lazy("Parameter {key}: the CSV upload has no column {name!r} (it has: {columns}).")
+LABELS_REQUIRED = gettext_lazy("Name at least one label.")
+LABEL_UNKNOWN = gettext_lazy("There is no label {name!r}.")
+FILTER_INVALID = gettext_lazy("A filter is an object of contact attributes and the values they must have.")
+SOURCE_UNKNOWN = gettext_lazy("There is no such broadcast.")
+NAME_REQUIRED = gettext_lazy("Give the broadcast a name.")
+STATE_CONFLICT = gettext_lazy("A {status} broadcast cannot be {action}.")
 
 
 class BroadcastStateError(Exception):

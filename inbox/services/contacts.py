@@ -6,13 +6,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from inbox.models import ConsentEvent, Contact, Label
 from inbox.phones import phone_normalize
 
-CONTACT_PHONE_TAKEN = "A contact with this phone number already exists."
-ATTRIBUTES_INVALID = "Attributes must be an object of names to text, number or true/false values."
+CONTACT_PHONE_TAKEN = gettext_lazy("A contact with this phone number already exists.")
+ATTRIBUTES_INVALID = gettext_lazy("Attributes must be an object of names to text, number or true/false values.")
 
 
 def contact_get_or_create(*, phone: str, profile_name: str = "", wa_id: str = "") -> tuple[Contact, bool]:

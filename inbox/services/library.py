@@ -11,6 +11,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 
 from inbox.models import CannedReply, Label
 
@@ -21,18 +22,18 @@ BODY_MAX = 4096
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 SHORTCUT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
-LABEL_NAME_REQUIRED = "Give the label a name."
+LABEL_NAME_REQUIRED = _("Give the label a name.")
 LABEL_NAME_TOO_LONG = f"A label name can hold at most {LABEL_NAME_MAX} characters."
-LABEL_NAME_TAKEN = "There is a label “{name}” already."
-LABEL_NAME_COMMA = "A label name cannot contain a comma."
-COLOR_INVALID = "Choose a color as #rrggbb, e.g. #64748b."
-SHORTCUT_REQUIRED = "Give the reply a shortcut."
-SHORTCUT_INVALID = "Use letters, digits, “-” and “_” only, starting with a letter or digit (e.g. opening-hours)."
+LABEL_NAME_TAKEN = _("There is a label “{name}” already.")
+LABEL_NAME_COMMA = _("A label name cannot contain a comma.")
+COLOR_INVALID = _("Choose a color as #rrggbb, e.g. #64748b.")
+SHORTCUT_REQUIRED = _("Give the reply a shortcut.")
+SHORTCUT_INVALID = _("Use letters, digits, “-” and “_” only, starting with a letter or digit (e.g. opening-hours).")
 SHORTCUT_TOO_LONG = f"A shortcut can hold at most {SHORTCUT_MAX} characters."
-SHORTCUT_TAKEN = "The shortcut /{shortcut} is taken already."
-TITLE_REQUIRED = "Give the reply a title."
+SHORTCUT_TAKEN = _("The shortcut /{shortcut} is taken already.")
+TITLE_REQUIRED = _("Give the reply a title.")
 TITLE_TOO_LONG = f"A title can hold at most {TITLE_MAX} characters."
-BODY_REQUIRED = "Write the reply's text."
+BODY_REQUIRED = _("Write the reply's text.")
 BODY_TOO_LONG = f"A reply can hold at most {BODY_MAX} characters (a WhatsApp message's limit)."
 
 

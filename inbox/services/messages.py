@@ -34,8 +34,10 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
+from automation import hooks as automation_hooks
 from billing import services as billing
 from inbox import representations, tasks
 from inbox.errors import (
@@ -56,7 +58,7 @@ from inbox.providers.errors import (
     ProviderOutcomeUnknownError,
     error_explain,
 )
-from inbox.services import contacts, events, preferences, templates, threads
+from inbox.services import contacts, csat, events, preferences, templates, threads
 from tenants import verification
 from tenants.inbound import InboundItem, InboundMessage, StatusUpdate, TemplateStatus, UserPreference
 from tenants.models import Company, PhoneNumberRoute
@@ -93,21 +95,25 @@ STATUS_BY_NAME = {
 }
 RANK = Message.STATUS_RANK
 
-WINDOW_CLOSED = "The 24-hour window is closed: the customer last wrote more than 24 hours ago. Send a template."
-TEXT_REQUIRED = "Write something."
+WINDOW_CLOSED = gettext_lazy(
+    "The 24-hour window is closed: the customer last wrote more than 24 hours ago. Send a template."
+)
+TEXT_REQUIRED = gettext_lazy("Write something.")
 TEXT_TOO_LONG = f"A message can hold at most {TEXT_MAX} characters."
-TYPE_INVALID = "Choose text, template, image or document."
-MEDIA_REQUIRED = "Attach a file or give its URL."
-MEDIA_TYPE_REFUSED = "This file type cannot be sent as {kind}."
-MEDIA_NOT_FOUND = "The uploaded file was not found."
-NO_NUMBER = "Connect a WhatsApp number first."
-TEMPLATE_NOT_APPROVED = "The template {name!r} ({language}) is not approved."
-TEMPLATE_NOT_FOUND = "There is no template {name!r} in language {language!r}."
-OPTED_OUT = "This contact opted out of messages from the business."
-MARKETING_OPTED_OUT = "This contact opted out of marketing messages."
-RETRY_NOT_FAILED = "Only a failed message can be sent again."
-RETRY_DONE = "This message was sent again already."
-RETRY_TOO_SOON = "The customer received enough marketing messages: send it again after {at:%Y-%m-%d %H:%M} UTC."
+TYPE_INVALID = gettext_lazy("Choose text, template, image or document.")
+MEDIA_REQUIRED = gettext_lazy("Attach a file or give its URL.")
+MEDIA_TYPE_REFUSED = gettext_lazy("This file type cannot be sent as {kind}.")
+MEDIA_NOT_FOUND = gettext_lazy("The uploaded file was not found.")
+NO_NUMBER = gettext_lazy("Connect a WhatsApp number first.")
+TEMPLATE_NOT_APPROVED = gettext_lazy("The template {name!r} ({language}) is not approved.")
+TEMPLATE_NOT_FOUND = gettext_lazy("There is no template {name!r} in language {language!r}.")
+OPTED_OUT = gettext_lazy("This contact opted out of messages from the business.")
+MARKETING_OPTED_OUT = gettext_lazy("This contact opted out of marketing messages.")
+RETRY_NOT_FAILED = gettext_lazy("Only a failed message can be sent again.")
+RETRY_DONE = gettext_lazy("This message was sent again already.")
+RETRY_TOO_SOON = gettext_lazy(
+    "The customer received enough marketing messages: send it again after {at:%Y-%m-%d %H:%M} UTC."
+)
 # The platform's per-user marketing limit: a retry before this extends the block (§2.5).
 MARKETING_LIMIT_PAUSE = timedelta(hours=24)
 
@@ -206,12 +212,16 @@ def message_record_inbound(*, phone_number: PhoneNumber, item: InboundMessage) -
     except IntegrityError:
         # The same wamid, stored concurrently by another worker.
         return Message.objects.get(wamid=item.wamid), False
+    was_status, was_resolved_at = thread.status, thread.resolved_at
     thread = threads.thread_record_inbound(thread=thread, message=message, opens_window=_opens_window(message))
     message.thread = thread
     _publish("message.received", message)
+    # A satisfaction rating (inbox/services/csat.py) is stored for the resolve that asked for it.
+    csat.csat_reply_apply(message=message, was_status=was_status, was_resolved_at=was_resolved_at)
     if has_media:
         tasks.media_fetch_task.delay_on_commit(message.pk)
     _keyword_apply(contact=contact, thread=thread, message=message)
+    automation_hooks.inbound_recorded(message=message)  # greeting/away/assignment, after commit
     return message, True
 
 

@@ -13,6 +13,7 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import schema_context
 
 from billing import services as billing
@@ -21,10 +22,10 @@ from inbox.phones import phone_normalize
 from tenants.models import Company, PhoneNumberRoute
 
 PHONE_NUMBER_ID_RE = re.compile(r"^[0-9]{1,64}$")
-PHONE_NUMBER_ID_INVALID = "The phone number id is the provider's numeric id, e.g. 770000000000001."
-WABA_ID_INVALID = "The business account id is the provider's numeric id, e.g. 880000000000001."
-PHONE_NUMBER_ID_TAKEN = "This phone number id is already connected."
-DISPLAY_NUMBER_INVALID = "Enter the display number in international format, e.g. +4930123456."
+PHONE_NUMBER_ID_INVALID = _("The phone number id is the provider's numeric id, e.g. 770000000000001.")
+WABA_ID_INVALID = _("The business account id is the provider's numeric id, e.g. 880000000000001.")
+PHONE_NUMBER_ID_TAKEN = _("This phone number id is already connected.")
+DISPLAY_NUMBER_INVALID = _("Enter the display number in international format, e.g. +4930123456.")
 
 
 def phone_number_connect(

@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from inbox.errors import InboxError
 from inbox.models import Template
@@ -22,11 +23,11 @@ from tenants.inbound import TemplateStatus
 
 logger = logging.getLogger(__name__)
 
-NAME_INVALID = "Use lowercase letters, digits and underscores only, e.g. order_shipped."
-LANGUAGE_INVALID = "Use a language code such as en or en_US."
-TEMPLATE_TAKEN = "A template with this name and language already exists."
-BUTTONS_INVALID = "Buttons are a list of up to 10 objects, each with a `type` and a `text`."
-NOT_SUBMITTABLE = "Only a draft or rejected template can be submitted; this one is {status}."
+NAME_INVALID = _("Use lowercase letters, digits and underscores only, e.g. order_shipped.")
+LANGUAGE_INVALID = _("Use a language code such as en or en_US.")
+TEMPLATE_TAKEN = _("A template with this name and language already exists.")
+BUTTONS_INVALID = _("Buttons are a list of up to 10 objects, each with a `type` and a `text`.")
+NOT_SUBMITTABLE = _("Only a draft or rejected template can be submitted; this one is {status}.")
 
 # The platform's template events (whatsapp-platform.md §1.5, §3.2) as our statuses. Every
 # state in which a send is refused and that is not review or a quality pause counts as

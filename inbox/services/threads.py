@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from inbox import representations
@@ -18,9 +19,9 @@ from inbox.services import events
 from inbox.window import WINDOW, WINDOW_SAFETY_MARGIN, window_expires_at, window_is_open
 
 PREVIEW_LENGTH = 200
-SNOOZE_IN_PAST = "Choose a time in the future."
-SNOOZE_REQUIRED = "A snoozed thread needs `snoozed_until`."
-ASSIGNEE_INACTIVE = "This agent is deactivated."
+SNOOZE_IN_PAST = gettext_lazy("Choose a time in the future.")
+SNOOZE_REQUIRED = gettext_lazy("A snoozed thread needs `snoozed_until`.")
+ASSIGNEE_INACTIVE = gettext_lazy("This agent is deactivated.")
 __all__ = [
     "WINDOW",
     "WINDOW_SAFETY_MARGIN",
@@ -115,8 +116,14 @@ def thread_assign(*, thread: Thread, assignee: User | None) -> Thread:
 
 
 @transaction.atomic
-def thread_status_set(*, thread: Thread, status: str, snoozed_until: datetime | None = None) -> Thread:
-    """Moves the thread to open/pending/snoozed/resolved; snoozing needs a future time."""
+def thread_status_set(
+    *, thread: Thread, status: str, snoozed_until: datetime | None = None, by: User | None = None
+) -> Thread:
+    """Moves the thread to open/pending/snoozed/resolved; snoozing needs a future time.
+
+    Resolving an unresolved thread may ask the customer for a rating (inbox/services/csat.py);
+    `by` is the agent who resolved it.
+    """
     if status not in Thread.Status.values:
         raise ValidationError({"status": [f"Choose one of: {', '.join(Thread.Status.values)}."]})
     if status == Thread.Status.SNOOZED:
@@ -124,11 +131,16 @@ def thread_status_set(*, thread: Thread, status: str, snoozed_until: datetime | 
             raise ValidationError({"snoozed_until": [SNOOZE_REQUIRED]})
         if snoozed_until <= timezone.now():
             raise ValidationError({"snoozed_until": [SNOOZE_IN_PAST]})
+    was_resolved = thread.status == Thread.Status.RESOLVED
     thread.status = status
     thread.snoozed_until = snoozed_until if status == Thread.Status.SNOOZED else None
     thread.resolved_at = timezone.now() if status == Thread.Status.RESOLVED else None
     thread.save(update_fields=["status", "snoozed_until", "resolved_at", "updated_at"])
     _publish_thread(thread)
+    if status == Thread.Status.RESOLVED and not was_resolved:
+        from inbox.services import csat  # here: csat imports tasks, which imports this module
+
+        csat.csat_on_resolve(thread=thread, agent=by)
     return thread
 
 
@@ -204,7 +216,9 @@ def note_create(*, thread: Thread, author: User | None, body: str) -> Note:
 
 # --- additive helper for the REST API (PATCH /threads/{id}/), added by the API work ----------
 
-SNOOZE_ONLY_WHEN_SNOOZED = "Only a snoozed thread has `snoozed_until`; send status `snoozed` or leave it out."
+SNOOZE_ONLY_WHEN_SNOOZED = gettext_lazy(
+    "Only a snoozed thread has `snoozed_until`; send status `snoozed` or leave it out."
+)
 
 
 @transaction.atomic

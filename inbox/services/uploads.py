@@ -33,6 +33,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connection, transaction
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from inbox.models import AudienceUpload, AudienceUploadRow, ConsentEvent, Contact
@@ -57,24 +58,24 @@ MAX_ERRORS_KEPT = 1000
 OPT_IN_YES = frozenset({"yes", "y", "true", "1"})
 OPT_IN_NO = frozenset({"", "no", "n", "false", "0"})
 
-FILE_EMPTY = "The file is empty."
-FILE_NOT_TEXT = "The file is not UTF-8 text; save it as CSV UTF-8 and upload it again."
-FILE_NOT_CSV = "The file is not a CSV file."
-FILE_NO_ROWS = "The file has a header but no lines below it."
-FILE_TOO_LARGE = "The file is over {limit} MB; split it into smaller files."
-FILE_TOO_MANY_ROWS = "The file has more than {limit} lines; split it into smaller files."
-HEADER_NO_PHONE = "The header (line 1) has no `phone` column."
-HEADER_DUPLICATE = "The header (line 1) names the column {name!r} twice."
-HEADER_BLANK = "Column {index} of the header (line 1) has no name."
-HEADER_TOO_LONG = "A column name has at most {limit} characters."
-HEADER_TOO_MANY = "A file has at most {limit} columns."
-LINE_FIELDS = "The line has {found} fields; the header has {expected}."
-LINE_NO_PHONE = "The line has no phone number."
+FILE_EMPTY = gettext_lazy("The file is empty.")
+FILE_NOT_TEXT = gettext_lazy("The file is not UTF-8 text; save it as CSV UTF-8 and upload it again.")
+FILE_NOT_CSV = gettext_lazy("The file is not a CSV file.")
+FILE_NO_ROWS = gettext_lazy("The file has a header but no lines below it.")
+FILE_TOO_LARGE = gettext_lazy("The file is over {limit} MB; split it into smaller files.")
+FILE_TOO_MANY_ROWS = gettext_lazy("The file has more than {limit} lines; split it into smaller files.")
+HEADER_NO_PHONE = gettext_lazy("The header (line 1) has no `phone` column.")
+HEADER_DUPLICATE = gettext_lazy("The header (line 1) names the column {name!r} twice.")
+HEADER_BLANK = gettext_lazy("Column {index} of the header (line 1) has no name.")
+HEADER_TOO_LONG = gettext_lazy("A column name has at most {limit} characters.")
+HEADER_TOO_MANY = gettext_lazy("A file has at most {limit} columns.")
+LINE_FIELDS = gettext_lazy("The line has {found} fields; the header has {expected}.")
+LINE_NO_PHONE = gettext_lazy("The line has no phone number.")
 LINE_BAD_PHONE = "{value!r} is not a phone number in international format, e.g. +4915112345678."
-LINE_DUPLICATE = "The phone number {phone} is already on line {first}."
+LINE_DUPLICATE = gettext_lazy("The phone number {phone} is already on line {first}.")
 LINE_OPT_IN = "opt_in must be yes, true or 1 (or no, false, 0 or empty); found {value!r}."
-LINE_VALUE_TOO_LONG = "The value of {column!r} is over {limit} characters."
-LINE_UNREADABLE = "The line cannot be read as CSV: {reason}."
+LINE_VALUE_TOO_LONG = gettext_lazy("The value of {column!r} is over {limit} characters.")
+LINE_UNREADABLE = gettext_lazy("The line cannot be read as CSV: {reason}.")
 
 
 class UploadTooLargeError(ValidationError):
@@ -260,7 +261,7 @@ def _import_text(text: io.TextIOWrapper, *, name: str, created_by: User | None) 
                     raise UploadTooLargeError({"file": [FILE_TOO_MANY_ROWS.format(limit=max_rows)]})
                 parsed = _line_parse(cells, width=width, phone_at=phone_at, opt_in_at=opt_in_at, variables=variables)
                 if isinstance(parsed, _Refusal):
-                    errors.add(line, parsed.message)
+                    errors.add(line, str(parsed.message))
                     errors.invalid_phone += parsed.bad_phone
                     continue
                 phone, values, opt_in = parsed

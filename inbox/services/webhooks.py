@@ -32,6 +32,7 @@ import httpx
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import tenant_context
 
 from inbox import ssrf, tasks, webhook_selectors
@@ -64,8 +65,9 @@ SECRET_OVERLAP = timedelta(hours=24)
 DISPATCH_BATCH = 200
 ENVELOPE_KEYS = ("id", "type", "created_at", "company", "data")
 
-UNKNOWN_EVENTS = "Unknown event type(s): {unknown}. Choose from: {known}."
-EVENTS_REQUIRED = "Choose at least one event."
+UNKNOWN_EVENTS = _("Unknown event type(s): {unknown}. Choose from: {known}.")
+EVENTS_REQUIRED = _("Choose at least one event.")
+# Stored on the attempt row (written by workers), so kept in one language.
 INTERRUPTED = "Interrupted: no answer was recorded before the attempt's lease ran out."
 TIMED_OUT = "Timed out: no answer within 10 s."
 REDIRECT_REFUSED = "Redirects are not followed (answer {status})."
@@ -75,7 +77,7 @@ class WebhooksNotInPlanError(Exception):
     """The company's plan has no outgoing webhooks (API: 402 `plan_limit_exceeded`)."""
 
     limit = "outgoing_webhooks"
-    message = "Outgoing webhooks are not part of your plan. Upgrade to Enterprise to use them."
+    message = _("Outgoing webhooks are not part of your plan. Upgrade to Enterprise to use them.")
 
     def __init__(self, *, used: int, allowed: int = 0) -> None:
         super().__init__(self.message)

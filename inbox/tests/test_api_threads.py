@@ -41,6 +41,8 @@ THREAD_FIELDS = {
     "window_expires_at",
     "snoozed_until",
     "created_at",
+    "csat_rating",  # satisfaction survey (docs/api.md)
+    "csat_rated_at",
 }
 MESSAGE_FIELDS = {
     "id",
@@ -56,6 +58,7 @@ MESSAGE_FIELDS = {
     "sent_by",
     "created_at",
     "status_at",
+    "send_at",  # send later (docs/api.md)
 }
 
 

@@ -31,6 +31,8 @@ BROADCAST_TASKS = (
     "inbox.tasks.broadcast_chunk_send_task",
     "inbox.tasks.broadcast_dispatch_task",
     "inbox.tasks.broadcast_start_task",
+    # Send later's due scan waits on the same queue (inbox/services/scheduled.py).
+    "inbox.tasks.scheduled_messages_send_task",
 )
 ONE_TO_ONE_TASKS = (
     "inbox.tasks.message_deliver_task",

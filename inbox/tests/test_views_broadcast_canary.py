@@ -58,7 +58,7 @@ def test_a_canary_without_its_size_is_a_readable_error_and_keeps_the_values(
     # then
     html = response.content.decode()
     assert response.status_code == 400
-    assert forms_broadcasts.CANARY_COUNT_REQUIRED in html
+    assert str(forms_broadcasts.CANARY_COUNT_REQUIRED) in html
     assert "Ensure this value is less than or equal to 100" in html
     assert 'value="7"' in html
     with schema_context(bob.company.schema_name):

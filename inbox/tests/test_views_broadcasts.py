@@ -214,8 +214,8 @@ def test_composer_offers_connected_numbers_and_approved_templates_only(
 
 def test_composer_without_a_number_or_template_says_what_is_missing(bob_client: Client) -> None:
     html = bob_client.get(NEW).content.decode()
-    assert views.NO_NUMBER in html
-    assert views.NO_TEMPLATE in html
+    assert str(views.NO_NUMBER) in html
+    assert str(views.NO_TEMPLATE) in html
 
 
 def test_template_part_previews_header_body_footer_buttons_with_one_input_per_parameter(
@@ -240,7 +240,7 @@ def test_template_part_previews_header_body_footer_buttons_with_one_input_per_pa
     assert 'name="param-2-value"' in html
     assert 'name="param-3-value"' not in html
     empty = bob_client.get(PART, {"template": str(acme.template.public_id)}).content.decode()
-    assert forms_broadcasts.PARAMETER_REQUIRED not in empty
+    assert str(forms_broadcasts.PARAMETER_REQUIRED) not in empty
     preview_only = bob_client.get(PART, {"template": str(acme.template.public_id), "part": "preview"}).content.decode()
     assert 'name="param-1-value"' not in preview_only
     assert "wa-body" in preview_only
@@ -283,9 +283,9 @@ def test_a_bad_form_shows_readable_errors_and_keeps_every_value(bob: Persona, bo
     html = response.content.decode()
     assert response.status_code == 400
     assert "Nothing was saved" in html
-    assert forms_broadcasts.LABELS_REQUIRED in html
-    assert forms_broadcasts.PARAMETER_REQUIRED in html
-    assert forms_broadcasts.SCHEDULE_PAST in html
+    assert str(forms_broadcasts.LABELS_REQUIRED) in html
+    assert str(forms_broadcasts.PARAMETER_REQUIRED) in html
+    assert str(forms_broadcasts.SCHEDULE_PAST) in html
     assert 'value="nickname"' in html
     assert 'value="traveller"' in html
     assert 'value="2020-01-01T10:00"' in html

@@ -180,7 +180,7 @@ def test_a_bad_or_taken_shortcut_is_explained(alice: Persona, alice_client: Clie
     duplicate = alice_client.post(f"{REPLIES}{other.public_id}/", {"shortcut": "Thanks", "title": "T", "body": "B"})
     # then
     assert malformed.status_code == 400
-    assert library.SHORTCUT_INVALID in malformed.content.decode()
+    assert str(library.SHORTCUT_INVALID) in malformed.content.decode()
     assert duplicate.status_code == 400
     assert f"Shortcut: The shortcut /{taken.shortcut} is taken already." in duplicate.content.decode()
 

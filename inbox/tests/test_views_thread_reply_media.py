@@ -131,7 +131,7 @@ def test_a_reply_needs_text_or_a_file(alice: Persona, alice_client: Client) -> N
     response = alice_client.post(_url(thread, "reply/"), {"text": "  "}, headers={"HX-Request": "true"})
     # then
     assert response.status_code == 400
-    assert forms.REPLY_EMPTY in response.content.decode()
+    assert str(forms.REPLY_EMPTY) in response.content.decode()
 
 
 def test_a_caption_is_limited_to_what_the_channel_takes(alice: Persona, alice_client: Client) -> None:

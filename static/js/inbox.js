@@ -194,13 +194,16 @@
       var left = new Date(el.getAttribute("datetime")).getTime() - Date.now();
       if (isNaN(left)) return;
       if (!el.title) el.title = el.textContent;
+      // The page gives the words in the agent's language (docs/i18n.md); English otherwise.
+      var texts = el.closest("[data-countdown-in]");
       if (left <= 0) {
-        el.textContent = "now — reload the page to send a template";
+        el.textContent = (texts && texts.getAttribute("data-countdown-now")) || "now — reload the page to send a template";
         return;
       }
       var minutes = Math.floor(left / 60000);
       var hours = Math.floor(minutes / 60);
-      el.textContent = "in " + (hours ? hours + " h " : "") + (minutes % 60) + " min";
+      var span = (hours ? hours + " h " : "") + (minutes % 60) + " min";
+      el.textContent = ((texts && texts.getAttribute("data-countdown-in")) || "in {time}").replace("{time}", span);
       el.classList.toggle("is-soon", minutes < 60);
     });
   }

@@ -11,11 +11,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext_lazy as _
 
 from tenants import operator
 from tenants.management.commands._operator import cli_actor_label, company_for_command, one_line
 
-DEFAULT_REASON = "Suspended by an operator."
+DEFAULT_REASON = _("Suspended by an operator.")
 
 
 class Command(BaseCommand):

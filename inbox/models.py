@@ -130,11 +130,18 @@ class Thread(models.Model):
         RESOLVED = "resolved", _("Resolved")
 
     public_id = _public_id()
-    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="threads")
+    # No index of its own: the unique (contact, phone_number) index serves lookups by contact.
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="threads", db_index=False)
     phone_number = models.ForeignKey(PhoneNumber, on_delete=models.PROTECT, related_name="threads")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    # No index of its own: thread_assignee_recent (assignee, status, …) serves lookups by agent.
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="assigned_threads"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_threads",
+        db_index=False,
     )
     labels = models.ManyToManyField(Label, blank=True, related_name="threads")
     snoozed_until = models.DateTimeField(null=True, blank=True)
@@ -225,7 +232,8 @@ class Message(models.Model):
         FAILED = "failed", _("Failed")
 
     public_id = _public_id()
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: message_thread_recent (thread, created_at, id) serves lookups by thread.
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="messages", db_index=False)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     type = models.CharField(max_length=16, choices=Type.choices, default=Type.TEXT)
     text = models.TextField(blank=True, help_text="Body, caption, or a readable summary of the payload")

@@ -565,16 +565,16 @@ def _chunk_prepare(broadcast: Broadcast, sending: list[tuple[int, int]], link: d
     thread_of_contact = _threads_prepare(broadcast, [c for _, c in sending])
     own = _personal_parameters(broadcast, delivery_ids)
     shared_text = template_render(template.body, broadcast.template_parameters)
-    shared_parameters = _json(broadcast.template_parameters or [])
+    shared_parameters = json.dumps(broadcast.template_parameters or [])
     company = getattr(connection, "tenant", None)
     return _Chunk(
         template=template,
-        identity=_json(verification.sender_identity_snapshot(company=company)),  # once per chunk
-        payload=_json(link or {}),
+        identity=json.dumps(verification.sender_identity_snapshot(company=company)),  # once per chunk
+        payload=json.dumps(link or {}),
         thread_of={d: thread_of_contact[c] for d, c in sending},
         public_id_of={d: str(uuid.uuid4()) for d in delivery_ids},
         text_of={d: template_render(template.body, own[d]) if d in own else shared_text for d in delivery_ids},
-        parameters_of={d: _json(own[d]) if d in own else shared_parameters for d in delivery_ids},
+        parameters_of={d: json.dumps(own[d]) if d in own else shared_parameters for d in delivery_ids},
         body_parameters_of={d: template_parameters_list(parameters) for d, parameters in own.items()},
     )
 
@@ -629,12 +629,6 @@ _FINISH_SQL = f"""
     )
     SELECT count(*) FILTER (WHERE status = {SENT}), count(*) FILTER (WHERE status = {FAILED}) FROM del
 """  # noqa: S608 - table names and constants only
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 def _remaining_move(broadcast_id: int, finished: int) -> None:

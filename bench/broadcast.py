@@ -142,6 +142,36 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             os.killpg(p.pid, signal.SIGKILL)
 
 
+def _cpu_seconds() -> dict[str, float]:
+    """CPU seconds used so far by process group: Celery workers, the sink, PostgreSQL.
+
+    Read from /proc for every process on the machine, so PostgreSQL's figure includes any
+    other backend busy at the time (the bench is meant for a quiet machine)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    totals = {"worker": 0.0, "sink": 0.0, "postgres": 0.0}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        used = (int(fields[11]) + int(fields[12])) / ticks
+        if "/bin/postgres" in cmdline:
+            # The postmaster: its reaped children's time counts the backends that closed
+            # during the run (a chunk task may end its connection).
+            used += (int(fields[13]) + int(fields[14])) / ticks
+        if "celery" in cmdline and f"{QUEUE}," in cmdline:
+            totals["worker"] += used
+        elif "inbox.tests.provider_sink" in cmdline:
+            totals["sink"] += used
+        elif cmdline.startswith("postgres") or "/bin/postgres" in cmdline:
+            totals["postgres"] += used
+    return totals
+
+
 def _raw_limit(sink_url: str, bodies: int, concurrency: int) -> float:
     """A bare aiohttp client on uvloop posting the same bodies to the same sink."""
     import aiohttp
@@ -187,6 +217,7 @@ def _run_broadcast(schema: str, tag: str, sink_url: str, workers: int, concurren
             started = time.perf_counter()
             broadcast = broadcasts.broadcast_start(broadcast=broadcast)
             snapshot_s = time.perf_counter() - started
+            cpu_before = _cpu_seconds()
             deadline = time.monotonic() + 1800
             while Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.RUNNING).exists():
                 time.sleep(0.2)
@@ -195,6 +226,7 @@ def _run_broadcast(schema: str, tag: str, sink_url: str, workers: int, concurren
                 if any(p.poll() is not None for p in processes):
                     raise RuntimeError("a worker exited; see /tmp/bench-broadcast-worker*.log")
             elapsed = time.perf_counter() - started
+            cpu_after = _cpu_seconds()
         rss = _rss_peak_mb(processes)
     finally:
         _stop(processes)
@@ -206,6 +238,11 @@ def _run_broadcast(schema: str, tag: str, sink_url: str, workers: int, concurren
         "worker_peak_rss_mb": rss,
         "lost": broadcast.total - stats["unique"],
         "duplicates": stats["duplicates"],
+        # CPU milliseconds per message by process group during the send phase: where the
+        # 2 cores went (docs/broadcasts.md "Throughput").
+        "cpu_ms_per_msg": {
+            key: round((cpu_after[key] - cpu_before[key]) * 1000 / max(broadcast.total, 1), 3) for key in cpu_after
+        },
     }
 
 
@@ -285,6 +322,7 @@ def main() -> None:
         "msgs_per_s_at_200ms": round(slow_run["msgs_per_s"]),
         "lost_at_200ms": slow_run["lost"],
         "duplicates_at_200ms": slow_run["duplicates"],
+        "cpu_ms_per_msg": main_run["cpu_ms_per_msg"],
         "workers": args.workers,
         "database": db_name,
     }

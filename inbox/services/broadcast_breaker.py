@@ -335,7 +335,7 @@ def trip(*, broadcast_id: int, code: str, reason: str) -> bool:
 def check(*, broadcast_id: int) -> bool:
     """Reads the sample of a running broadcast and pauses it when it says so; True when it paused.
 
-    Call inside a transaction holding the broadcast's row lock (a flush) or alone (the sweeper).
+    Call inside a flush's transaction or alone (the sweeper); `trip` is a conditional UPDATE.
     """
     broadcast = Broadcast.objects.filter(pk=broadcast_id, status=Broadcast.Status.RUNNING).first()
     if broadcast is None:
@@ -347,8 +347,9 @@ def check(*, broadcast_id: int) -> bool:
 def throttle_track(*, broadcast_id: int, sent: int, throttled: int, now: datetime, since: datetime | None) -> bool:
     """Follows how long every answer has been a rate-limit refusal; pauses when too long.
 
-    Call in the flush's transaction with `since`, the broadcast's `throttled_since` as read
-    under its row lock. A batch with a success clears the clock (no write when it is not
+    Call in the flush's transaction with `since`, the broadcast's `throttled_since` as the
+    flush read it (a stale value costs one redundant write: the start of the clock is a
+    COALESCE in one UPDATE). A batch with a success clears the clock (no write when it is not
     running); a batch of only refusals starts it, or pauses once it has run long enough.
     True when it paused.
     """

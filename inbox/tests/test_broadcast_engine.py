@@ -391,3 +391,72 @@ def test_recipients_of_a_broadcast_who_have_not_read_it(tenant_a: object) -> Non
     # then
     assert follow_up.total == 2
     assert not Delivery.objects.filter(broadcast=follow_up, contact=reader.thread.contact).exists()
+
+
+def test_existing_thread_is_bumped_and_a_new_one_is_born_with_its_preview(tenant_a: object) -> None:
+    # given: one recipient with an older thread, one without
+    old, new = OptedInContactFactory.create_batch(2)
+    broadcast = BroadcastFactory()
+    before = timezone.now() - timedelta(hours=1)
+    existing = ThreadFactory(contact=old, phone_number=broadcast.phone_number, last_message_preview="earlier",
+                             last_message_at=before)  # fmt: skip
+    # when
+    _run_all(broadcasts.broadcast_start(broadcast=broadcast))
+    # then: both show the broadcast's text as their latest message
+    existing.refresh_from_db()
+    made = Thread.objects.get(contact=new, phone_number=broadcast.phone_number)
+    text = Message.objects.get(thread=made).text
+    assert existing.last_message_preview == made.last_message_preview == text
+    assert existing.last_message_at > before
+    assert made.last_message_at is not None
+
+
+def test_cancel_mid_chunk_leaves_no_preview_of_an_unsent_message(tenant_a: object, settings: Any) -> None:
+    # given: one chunk of 30 written 10 at a time, cancelled by the first write
+    settings.BROADCAST_FLUSH_SIZE = 10
+    settings.BROADCAST_NUMBER_RATE = 20
+    OptedInContactFactory.create_batch(30)
+    broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
+    original_flush = broadcasts._flush
+    calls = []
+
+    def cancelling_flush(*args: Any, **kwargs: Any) -> str:
+        if not calls:
+            Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.CANCELLED)
+        calls.append(1)
+        return original_flush(*args, **kwargs)
+
+    broadcasts._flush = cancelling_flush  # type: ignore[assignment]
+    try:
+        # when
+        broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=broadcast.first_delivery_id,
+                                        hi=broadcast.first_delivery_id + 30)  # fmt: skip
+    finally:
+        broadcasts._flush = original_flush  # type: ignore[assignment]
+    # then: threads with a sent message show it; the skipped recipients' threads show nothing
+    counts = selectors.broadcast_counts(broadcast=broadcast)
+    assert counts["skipped"] > 0
+    threads = Thread.objects.filter(phone_number=broadcast.phone_number)
+    with_message = threads.filter(messages__isnull=False).distinct()
+    assert with_message.count() == counts["sent"]
+    assert all(t.last_message_preview for t in with_message)
+    assert set(threads.exclude(pk__in=with_message).values_list("last_message_preview", flat=True)) == {""}
+
+
+def test_a_large_snapshot_refreshes_the_delivery_statistics(tenant_a: object, monkeypatch: Any) -> None:
+    # given: the threshold lowered to this audience's size
+    from django.db import connection
+
+    OptedInContactFactory.create_batch(3)
+    monkeypatch.setattr(broadcasts, "ANALYZE_AFTER", 3)
+    query = "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'inbox_delivery' AND schemaname = %s"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(query, [connection.schema_name])
+        before = cursor.fetchone()[0]
+        # when
+        broadcasts.broadcast_start(broadcast=BroadcastFactory())
+        # then
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(query, [connection.schema_name])
+        assert cursor.fetchone()[0] == before + 1

@@ -156,7 +156,10 @@ class RecipientObject(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=broadcast_selectors.RECIPIENT_STATUSES)
     skip_reason = serializers.CharField(
         allow_null=True,
-        help_text="For `skipped`: `opted_out`, `not_opted_in`, `marketing_opted_out`, `cancelled`, `contact_deleted`.",
+        help_text=(
+            "For `skipped`: `opted_out`, `not_opted_in`, `marketing_opted_out`, `cancelled`, `contact_deleted`, "
+            "`erased` (the contact was erased on request)."
+        ),
     )
     error = RecipientErrorObject(allow_null=True)
     message = serializers.UUIDField(allow_null=True, help_text="The message in the contact's thread.")

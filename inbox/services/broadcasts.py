@@ -478,6 +478,8 @@ def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int
         UPDATE {DELIVERY} d SET
           status = CASE WHEN ({skip}) = '' THEN {SENDING} ELSE {SKIPPED} END,
           skip_reason = {skip},
+          -- a recipient left out keeps no personal values (a CSV column, a contact field)
+          parameters = CASE WHEN ({skip}) = '' THEN d.parameters END,
           claim_token = %(token)s,
           lease_until = {_now_sql()} + %(lease)s * interval '1 second'
         FROM {CONTACT} c
@@ -491,7 +493,7 @@ def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int
         rows = cursor.fetchall()
         # Contacts deleted since the snapshot (the row keeps no personal data): skipped.
         cursor.execute(
-            f"""UPDATE {DELIVERY} d SET status = {SKIPPED}, skip_reason = 'contact_deleted'
+            f"""UPDATE {DELIVERY} d SET status = {SKIPPED}, skip_reason = 'contact_deleted', parameters = NULL
                 WHERE d.broadcast_id = %s AND d.id >= %s AND d.id < %s AND d.status = {QUEUED}
                   AND NOT EXISTS (SELECT 1 FROM {CONTACT} c WHERE c.id = d.contact_id)""",  # noqa: S608
             [broadcast.pk, lo, hi],
@@ -1063,7 +1065,8 @@ def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
 def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Beat, per company: recovers what crashed workers and lost messages left behind.
 
-    1. starts scheduled broadcasts whose time has come;
+    1. starts scheduled broadcasts whose time has come (one refused for its template or the
+       plan's limits fails with the reason);
     2. `sending` rows whose lease expired go back to `queued` (or `skipped` when the
        broadcast was cancelled) and their ranges are dispatched again;
     3. a running broadcast without progress for BROADCAST_QUIET_SECONDS is recounted,
@@ -1076,13 +1079,24 @@ def broadcast_sweep(*, now: datetime | None = None) -> dict[str, int]:
     `now` may be moved ahead by tests to expire leases at once.
     """
     now = now or timezone.now()
-    stats = {"started": 0, "expired": 0, "redispatched": 0, "completed": 0, "canary": 0, "tripped": 0}
+    stats = {"started": 0, "failed": 0, "expired": 0, "redispatched": 0, "completed": 0, "canary": 0, "tripped": 0}
     for broadcast in Broadcast.objects.filter(status=Broadcast.Status.SCHEDULED, scheduled_at__lte=now):
         try:
             broadcast_start(broadcast=broadcast, now=now)
             stats["started"] += 1
-        except (BroadcastStateError, TemplateNotApprovedError, PlanLimitExceeded) as exc:
-            logger.warning("scheduled broadcast %s not started: %s", broadcast.pk, exc)
+        except BroadcastStateError:
+            pass  # started, cancelled or edited since the query
+        except (TemplateNotApprovedError, PlanLimitExceeded) as exc:
+            # Its time has come and it cannot go out: it fails with the reason, shown in the
+            # "why it stopped" box, instead of being tried again every sweep and going out
+            # hours late once the template or the plan allows it. Nothing was snapshotted
+            # (broadcast_start rolled back); a copy can be scheduled again.
+            reason = f"Could not start at the scheduled time: {exc}"[:255]
+            Broadcast.objects.filter(pk=broadcast.pk, status=Broadcast.Status.SCHEDULED).update(
+                status=Broadcast.Status.FAILED, paused_reason=reason, completed_at=now, updated_at=now
+            )
+            logger.warning("scheduled broadcast %s failed to start: %s", broadcast.pk, exc)
+            stats["failed"] += 1
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(

@@ -456,3 +456,22 @@ def test_refuses_an_unknown_upload(tenant_a: object, upload_id: Any) -> None:
             audience={"type": "csv", "upload_id": upload_id},
         )
     assert refused.value.message_dict == {"audience": [broadcasts.UPLOAD_UNKNOWN]}
+
+
+def test_a_recipient_skipped_at_claim_keeps_no_personal_parameters(tenant_a: object) -> None:
+    # given: personal parameters resolved by the snapshot, then Bob opts out before his chunk
+    OptedInContactFactory(phone=ADA, name="Ada")
+    bob = OptedInContactFactory(phone=BOB, name="Bob")
+    broadcast = broadcasts.broadcast_create(
+        name="Shipping", template=TemplateFactory(body="Hello {{name}}."), phone_number=PhoneNumberFactory(),
+        audience={"type": "all"}, template_parameters={"name": {"contact": "name"}},
+    )  # fmt: skip
+    broadcast = broadcasts.broadcast_start(broadcast=broadcast)
+    assert Delivery.objects.get(broadcast=broadcast, contact=bob).parameters == {"name": "Bob"}
+    contacts.consent_record(contact=bob, action="opt_out", source="keyword", detail="STOP")
+    # when
+    _run_all(broadcast)
+    # then
+    skipped = Delivery.objects.get(broadcast=broadcast, contact=bob)
+    assert (skipped.status, skipped.skip_reason, skipped.parameters) == (Delivery.Status.SKIPPED, "opted_out", None)
+    assert Delivery.objects.get(broadcast=broadcast, contact__phone=ADA).parameters == {"name": "Ada"}

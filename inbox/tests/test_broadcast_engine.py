@@ -460,3 +460,42 @@ def test_a_large_snapshot_refreshes_the_delivery_statistics(tenant_a: object, mo
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(query, [connection.schema_name])
         assert cursor.fetchone()[0] == before + 1
+
+
+def test_scheduled_broadcast_whose_template_was_withdrawn_fails_with_the_reason(tenant_a: object) -> None:
+    # given: scheduled, then its template is paused before the time comes
+    OptedInContactFactory()
+    broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory(scheduled_at=timezone.now() + timedelta(hours=1)))
+    broadcast.template.status = "paused"
+    broadcast.template.save(update_fields=["status"])
+    # when: the sweeper runs at its time, and again later
+    first = broadcasts.broadcast_sweep(now=timezone.now() + timedelta(hours=2))
+    second = broadcasts.broadcast_sweep(now=timezone.now() + timedelta(hours=3))
+    # then: it failed once, says why, and nothing was snapshotted or sent
+    broadcast.refresh_from_db()
+    assert (first["failed"], second["failed"], first["started"]) == (1, 0, 0)
+    assert broadcast.status == Broadcast.Status.FAILED
+    assert "Could not start at the scheduled time" in broadcast.paused_reason
+    assert "not approved" in broadcast.paused_reason
+    assert broadcast.completed_at is not None
+    assert not Delivery.objects.filter(broadcast=broadcast).exists()
+
+
+def test_scheduled_broadcast_over_the_plan_limit_fails_with_the_reason(tenant_a: object) -> None:
+    # given: scheduled for 2 recipients; by its time the plan allows 1
+    from django.core.cache import cache
+
+    from billing.models import Plan
+
+    OptedInContactFactory.create_batch(2)
+    broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory(scheduled_at=timezone.now() + timedelta(hours=1)))
+    Plan.objects.filter(code="free").update(max_broadcast_recipients=1)  # plan_limits_lifted restores it
+    cache.clear()
+    # when
+    broadcasts.broadcast_sweep(now=timezone.now() + timedelta(hours=2))
+    # then
+    broadcast.refresh_from_db()
+    assert broadcast.status == Broadcast.Status.FAILED
+    assert "Could not start at the scheduled time" in broadcast.paused_reason
+    assert "your plan allows 1 per broadcast" in broadcast.paused_reason
+    assert not Delivery.objects.filter(broadcast=broadcast).exists()

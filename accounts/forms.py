@@ -26,6 +26,15 @@ def throttled_message(retry_after: int) -> str:
     ) % {"n": minutes}
 
 
+def reset_throttled_message(retry_after: int) -> str:
+    minutes = max(1, -(-retry_after // 60))
+    return ngettext(
+        "Too many requests for a new password. Try again in %(n)d minute.",
+        "Too many requests for a new password. Try again in %(n)d minutes.",
+        minutes,
+    ) % {"n": minutes}
+
+
 class LoginForm(AuthenticationForm):
     """Log in by e-mail. With `retry_after` set, the password is not even checked."""
 
@@ -106,7 +115,18 @@ class PasswordResetForm(DjangoPasswordResetForm):
 
     Whoever asks (the account holder, or someone typing their address) reads the page in
     the browser's language; the e-mail goes to the account holder, so their profile wins.
+    With `retry_after` set (too many requests, accounts/throttle.py) it is refused and
+    sends nothing.
     """
+
+    def __init__(self, *args: Any, retry_after: int = 0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.retry_after = retry_after
+
+    def clean(self) -> dict[str, Any]:
+        if self.retry_after:
+            raise ValidationError(reset_throttled_message(self.retry_after), code="throttled")
+        return super().clean()
 
     def send_mail(self, *args: Any, **kwargs: Any) -> None:
         context = kwargs.get("context") if "context" in kwargs else args[2]

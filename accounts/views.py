@@ -106,12 +106,31 @@ class PasswordResetView(auth_views.PasswordResetView):
     email_template_name = "emails/password-reset-body.txt"
     html_email_template_name = "emails/password-reset-body.html"
     success_url = reverse_lazy("password_reset_done")
+    email = ""
+    retry_after = 0
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        self.email = services.email_normalize(request.POST.get("email", ""))
+        self.retry_after = throttle.password_reset_retry_after(request=request, email=self.email)
+        return super().post(request, *args, **kwargs)
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "retry_after": self.retry_after}
 
     def form_valid(self, form: Any) -> HttpResponse:
+        # Counted whether the address has an account or not: the answer is the same page.
+        throttle.password_reset_record(request=self.request, email=self.email)
         company = self.request.company  # type: ignore[attr-defined]
         # Links point at the company's canonical host, whatever Host header came in.
         self.extra_email_context = {"company": company, "site_url": company_url(company, "")}
         return super().form_valid(form)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if not self.retry_after:
+            return super().form_invalid(form)
+        response = self.render_to_response(self.get_context_data(form=form), status=429)
+        response["Retry-After"] = str(self.retry_after)
+        return response
 
 
 password_reset = PasswordResetView.as_view()

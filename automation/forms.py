@@ -44,7 +44,11 @@ class AutomationForm(forms.Form):
         required=False,
         min_value=1,
         max_value=services.IDLE_MAX_HOURS,
-        help_text=_("No message either way for this long. Leave empty to never resolve automatically."),
+        help_text=_(
+            "No message either way for this long. Leave empty to never resolve automatically. With the "
+            "satisfaction survey on, the customer is asked for a rating as after any resolve, but only inside "
+            "the 24-hour window: with 24 hours or more, nobody is asked."
+        ),
     )
 
 

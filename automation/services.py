@@ -35,7 +35,7 @@ from automation.models import (
 from inbox import representations
 from inbox.errors import WindowClosedError
 from inbox.models import Message, Thread
-from inbox.services import events, messages, threads
+from inbox.services import csat, events, messages, threads
 
 logger = logging.getLogger(__name__)
 
@@ -404,13 +404,26 @@ RETURNING id
 """
 
 
+def _csat_ask(thread: Thread) -> None:
+    """The rating request after an automatic resolve; its own savepoint, so a failure
+    leaves the resolve and the rest of the batch in place."""
+    try:
+        with transaction.atomic():
+            csat.csat_on_resolve(thread=thread, agent=None)
+    except Exception:
+        logger.exception("rating request after auto-resolve of thread %s failed", thread.public_id)
+
+
 def threads_auto_resolve(*, now: datetime | None = None, batch: int = AUTO_RESOLVE_BATCH) -> int:
     """Beat: resolves open and pending threads with no message either way for the
     configured time (off when unset); returns how many.
 
     One set-based UPDATE per batch (rows a user is changing right now are skipped and
     looked at next time); each resolved thread publishes `thread.updated` in the same
-    transaction, as a resolve by an agent does.
+    transaction, as a resolve by an agent does, and asks for a rating by the same rules
+    (`csat.csat_on_resolve`: when the company has it on, inside the window, once per
+    resolve, for the assignee). A survey that cannot be asked is logged, never a reason
+    to undo the batch (docs/decisions.md §14).
     """
     now = now or timezone.now()
     config = selectors.automation_settings_get()
@@ -435,6 +448,7 @@ def threads_auto_resolve(*, now: datetime | None = None, batch: int = AUTO_RESOL
             resolved = Thread.objects.filter(pk__in=ids).select_related("contact", "phone_number", "assignee")
             for thread in resolved:
                 events.event_publish(event_type="thread.updated", data=representations.thread_data(thread))
+                _csat_ask(thread)
         total += len(ids)
         if len(ids) < batch:
             return total

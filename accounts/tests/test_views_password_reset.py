@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import re
+import time
+from typing import Any
 
 from django.core import mail
-from django.test import Client
+from django.test import Client, override_settings
 
 from accounts.models import User
 from conftest import Persona
@@ -86,3 +88,100 @@ def test_reset_pages_render(client_a: Client) -> None:
     assert form.status_code == 200
     assert 'for="id_email"' in form.content.decode()
     assert done.status_code == 200
+
+
+# --- rate limit -------------------------------------------------------------------------------
+
+TOO_MANY = "Too many requests for a new password. Try again in 60 minutes."
+
+
+def _ask(client: Client, email: str, **extra: str) -> Any:
+    return client.post("/password-reset/", {"email": email}, **extra)
+
+
+def test_fourth_request_for_an_address_within_the_hour_is_refused(client_a: Client, alice: Persona) -> None:
+    # given three requests, each sending a link
+    for _ in range(3):
+        assert _ask(client_a, "alice@acme.test")["Location"] == "/password-reset/done/"
+    assert len(mail.outbox) == 3
+    # when
+    response = _ask(client_a, "alice@acme.test")
+    # then a readable refusal, and no fourth mail
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 3600
+    assert TOO_MANY in response.content.decode()
+    assert 'for="id_email"' in response.content.decode()
+    assert len(mail.outbox) == 3
+
+
+def test_an_unknown_address_is_answered_exactly_like_a_known_one(client_a: Client, alice: Persona) -> None:
+    # when the same four requests go to an address with an account and to one without
+    known = [_ask(client_a, "alice@acme.test") for _ in range(4)]
+    unknown = [_ask(client_a, "nobody@acme.test") for _ in range(4)]
+    # then the answers are the same, request by request: the limit tells nothing either
+    assert [r.status_code for r in known] == [r.status_code for r in unknown] == [302, 302, 302, 429]
+    assert [r.get("Location") for r in known] == [r.get("Location") for r in unknown]
+    assert TOO_MANY in unknown[-1].content.decode()
+    assert [m.to for m in mail.outbox] == [["alice@acme.test"]] * 3
+
+
+def test_the_address_is_counted_in_any_case(client_a: Client, alice: Persona) -> None:
+    # given
+    for email in ["Alice@acme.test", "ALICE@ACME.TEST", " alice@Acme.test "]:
+        _ask(client_a, email)
+    # when
+    response = _ask(client_a, "alice@acme.test")
+    # then
+    assert response.status_code == 429
+
+
+@override_settings(PASSWORD_RESET_IP_LIMIT=3)
+def test_client_address_limit_holds_across_addresses(client_a: Client, alice: Persona) -> None:
+    # given three addresses asked for from one client
+    for n in range(3):
+        _ask(client_a, f"nobody{n}@acme.test")
+    # when
+    blocked = _ask(client_a, "alice@acme.test")
+    elsewhere = _ask(Client(HTTP_HOST=alice.host), "alice@acme.test", REMOTE_ADDR="10.9.8.7")
+    # then
+    assert blocked.status_code == 429
+    assert elsewhere.status_code == 302
+    assert [m.to for m in mail.outbox] == [["alice@acme.test"]]
+
+
+@override_settings(PASSWORD_RESET_WINDOW=1)
+def test_the_limit_ends_with_its_window(client_a: Client, alice: Persona) -> None:
+    # given an address at its limit
+    for _ in range(3):
+        _ask(client_a, "alice@acme.test")
+    assert _ask(client_a, "alice@acme.test").status_code == 429
+    # when the window has passed (Redis expires the counter)
+    time.sleep(1.2)
+    response = _ask(client_a, "alice@acme.test")
+    # then
+    assert response.status_code == 302
+    assert len(mail.outbox) == 4
+
+
+def test_one_companys_limit_does_not_reach_another(client_a: Client, client_b: Client, charlie: Persona) -> None:
+    # given charlie's address at its limit on company A's host
+    for _ in range(4):
+        _ask(client_a, "charlie@globex.test")
+    # when
+    response = _ask(client_b, "charlie@globex.test")
+    # then
+    assert response.status_code == 302
+    assert [m.to for m in mail.outbox] == [["charlie@globex.test"]]
+
+
+def test_the_refusal_reads_in_german(client_a: Client, alice: Persona) -> None:
+    # given
+    for _ in range(3):
+        _ask(client_a, "alice@acme.test")
+    # when
+    response = _ask(client_a, "alice@acme.test", HTTP_ACCEPT_LANGUAGE="de")
+    # then
+    assert response.status_code == 429
+    assert "Zu viele Anfragen für ein neues Passwort. Versuchen Sie es in 60 Minuten erneut." in (
+        response.content.decode()
+    )

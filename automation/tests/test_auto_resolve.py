@@ -1,17 +1,22 @@
-"""Auto-resolve of idle threads and the snooze wake-up, with a controlled clock."""
+"""Auto-resolve of idle threads (and the rating request it makes, by the rules of an
+agent's resolve) and the snooze wake-up, with a controlled clock."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from automation import services, tasks
 from automation.tests.helpers import settings_set
-from inbox.models import Thread, WebhookEvent
-from inbox.services import threads
-from inbox.tests.factories import ThreadFactory
+from conftest import Persona
+from inbox import tasks as inbox_tasks
+from inbox.models import CsatSurvey, Message, Thread, WebhookEvent
+from inbox.services import csat, threads
+from inbox.tests.factories import LabelFactory, ThreadFactory
 from inbox.tests.factories_webhooks import WebhookSubscriptionFactory
 from tenants.models import Company
 
@@ -96,3 +101,119 @@ def test_a_snoozed_thread_wakes_exactly_on_time(listener: None, tenant_b: Compan
     woken = Thread.objects.get(pk=thread.pk)
     assert (woken.status, woken.snoozed_until) == ("open", None)
     assert _updated_events()[events_before:] == [(str(thread.public_id), "open")]
+
+
+# --- the rating request after an automatic resolve ----------------------------------------
+
+
+@pytest.fixture
+def csat_on(tenant_a: Company) -> Company:
+    Company.objects.filter(pk=tenant_a.pk).update(csat_enabled=True)
+    tenant_a.csat_enabled = True
+    return tenant_a
+
+
+@pytest.fixture
+def deliveries(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Records the delivery tasks enqueued after commit instead of sending them to the broker."""
+    sent: list[int] = []
+    monkeypatch.setattr(inbox_tasks.message_deliver_task, "delay", lambda message_id: sent.append(message_id))
+    return sent
+
+
+def _quiet_thread(*, hours: float, **fields: Any) -> Thread:
+    """A thread whose customer wrote last `hours` ago and heard nothing since."""
+    at = timezone.now() - timedelta(hours=hours)
+    return ThreadFactory(last_message_at=at, last_inbound_at=at, **fields)
+
+
+def test_an_auto_resolve_inside_the_window_asks_for_a_rating_once(
+    alice: Persona, csat_on: Company, deliveries: list[int], django_capture_on_commit_callbacks: Any
+) -> None:
+    # given a customer who went quiet 3 hours ago, with a two-hour idle rule
+    settings_set(auto_resolve_idle_hours=2)
+    thread = _quiet_thread(hours=3, assignee=alice.user)
+    thread.labels.set([LabelFactory(name="delivery")])
+    # when the beat task runs, twice
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.automation_auto_resolve_task.run()
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.automation_auto_resolve_task.run()
+    # then the resolve asked once, for the assignee, and its delivery was enqueued once
+    resolved = Thread.objects.get(pk=thread.pk)
+    assert resolved.status == Thread.Status.RESOLVED
+    survey = CsatSurvey.objects.get()
+    assert (survey.thread_id, survey.agent, survey.resolved_at) == (thread.pk, alice.user, resolved.resolved_at)
+    assert [label.name for label in survey.labels.all()] == ["delivery"]
+    message = survey.message
+    assert message is not None
+    assert (message.type, message.status, message.direction) == ("interactive", "queued", "outbound")
+    assert message.payload["interactive"]["type"] == "list"
+    assert deliveries == [message.pk]
+    # and the request does not bump the resolved thread up the list
+    assert resolved.last_message_at == thread.last_message_at
+    # and the worker's delivery sends it through the sandbox
+    inbox_tasks.message_deliver_task.run(*json.loads(json.dumps(deliveries)))
+    message.refresh_from_db()
+    assert message.status == Message.Status.SENT
+
+
+def test_no_rating_once_the_window_has_closed(csat_on: Company, deliveries: list[int]) -> None:
+    # given a one-day idle rule: by then the customer's window is always closed
+    settings_set(auto_resolve_idle_hours=24)
+    thread = _quiet_thread(hours=25)
+    # when
+    assert services.threads_auto_resolve() == 1
+    # then resolved, nothing asked
+    assert Thread.objects.get(pk=thread.pk).status == Thread.Status.RESOLVED
+    assert not CsatSurvey.objects.exists()
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+
+
+def test_no_rating_when_the_company_has_it_off(tenant_a: Company, deliveries: list[int]) -> None:
+    # given
+    settings_set(auto_resolve_idle_hours=1)
+    thread = _quiet_thread(hours=2)
+    # when
+    assert services.threads_auto_resolve() == 1
+    # then
+    assert Thread.objects.get(pk=thread.pk).status == Thread.Status.RESOLVED
+    assert not CsatSurvey.objects.exists()
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+
+
+def test_a_reopened_thread_resolved_again_is_asked_again(csat_on: Company, deliveries: list[int]) -> None:
+    # given a thread auto-resolved once (and asked), then written to again
+    settings_set(auto_resolve_idle_hours=1)
+    thread = _quiet_thread(hours=2)
+    first = timezone.now()
+    services.threads_auto_resolve(now=first)
+    threads.thread_status_set(thread=Thread.objects.get(pk=thread.pk), status=Thread.Status.OPEN)
+    Thread.objects.filter(pk=thread.pk).update(last_message_at=first - timedelta(hours=1, minutes=30))
+    # when it goes quiet again
+    services.threads_auto_resolve(now=first + timedelta(minutes=1))
+    # then each resolve asked once
+    assert CsatSurvey.objects.filter(thread=thread).count() == 2
+
+
+def test_a_failing_rating_request_leaves_the_batch_resolved(
+    csat_on: Company, deliveries: list[int], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # given two idle threads, and a rating request that fails for the first of them
+    settings_set(auto_resolve_idle_hours=1)
+    broken, fine = _quiet_thread(hours=3), _quiet_thread(hours=2)
+    ask = csat.csat_on_resolve
+
+    def failing_for_broken(*, thread: Thread, agent: Any) -> CsatSurvey | None:
+        survey = ask(thread=thread, agent=agent)
+        if thread.pk == broken.pk:
+            raise RuntimeError("provider lookup failed")
+        return survey
+
+    monkeypatch.setattr(csat, "csat_on_resolve", failing_for_broken)
+    # when
+    assert services.threads_auto_resolve() == 2
+    # then both are resolved, only the second was asked (the first's request rolled back), and it is logged
+    assert set(Thread.objects.values_list("status", flat=True)) == {Thread.Status.RESOLVED}
+    assert list(CsatSurvey.objects.values_list("thread_id", flat=True)) == [fine.pk]
+    assert "rating request after auto-resolve" in caplog.text

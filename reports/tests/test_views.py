@@ -232,7 +232,7 @@ def test_german_page_is_translated_and_the_chart_keeps_dot_decimals(acme_numbers
         response = alice_client.get(f"/reports/?{RANGE}", HTTP_ACCEPT_LANGUAGE="de")
     # then
     content = response.content.decode()
-    assert "Eröffnete Gespräche" in content
+    assert "Eröffnete Unterhaltungen" in content
     assert "CSV herunterladen" in content
     svg = content[content.index("<svg") : content.index("</svg>")]
     coordinates = re.findall(r'\b(?:x|y|width|height)="([^"]*)"', svg)

@@ -803,7 +803,11 @@ class PrivacyLog(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["thread", "created_at"], name="privacylog_thread")]
+        indexes = [
+            models.Index(fields=["thread", "created_at"], name="privacylog_thread"),
+            # Where a merged-away thread went (inbox/services/merge.py thread_merged_into).
+            models.Index(fields=["from_public_id"], name="privacylog_from"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.contact_public_id or ''}"

@@ -28,6 +28,12 @@ urlpatterns = [
         name="scheduled_cancel",
     ),
     # Privacy (GDPR) and merge: inbox/views_privacy.py.
+    path("threads/<uuid:public_id>/merge/", views_privacy.thread_merge_pick, name="thread_merge"),
+    path(
+        "threads/<uuid:public_id>/merge/<uuid:into_id>/",
+        views_privacy.thread_merge_confirm,
+        name="thread_merge_confirm",
+    ),
     path("contacts/<uuid:public_id>/export/", views_privacy.contact_export, name="contact_export"),
     path("contacts/<uuid:public_id>/erase/", views_privacy.contact_erase, name="contact_erase"),
     path("contacts/<uuid:public_id>/merge/", views_privacy.contact_merge_pick, name="contact_merge"),

@@ -17,10 +17,11 @@ from django.contrib import messages as flash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import User
@@ -120,9 +121,10 @@ def thread_list_updates(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _bad_request(form)
     now = timezone.now()
-    changed, gone = selectors.thread_row_list_changed(
-        since=form.cleaned_data["since"] - POLL_OVERLAP, **form.selector_filters(agent=_agent(request))
-    )
+    since = form.cleaned_data["since"] - POLL_OVERLAP
+    changed, gone = selectors.thread_row_list_changed(since=since, **form.selector_filters(agent=_agent(request)))
+    # Threads merged into another one are gone from the table: the merge log names them.
+    gone = [*gone, *merge_services.thread_ids_merged_away(since=since)]
     filter_query = urlencode({n: form.cleaned_data.get(n) for n in form.FILTER_FIELDS if form.cleaned_data.get(n)})
     context = {
         "rows": display.thread_rows(changed),
@@ -193,11 +195,36 @@ def _message_page(thread: Thread, before: selectors.Position | None) -> tuple[li
     return sorted([*display.timeline([*page, *notes]), *merged], key=lambda row: row["sort"]), older
 
 
+def _merged_into(agent: User, public_id: Any) -> Thread | None:
+    """The thread a merged-away thread went into, if the merge log (in this company's schema)
+    says so and the agent may see it; None otherwise."""
+    survivor = merge_services.thread_merged_into(public_id=public_id)
+    if survivor is None:
+        return None
+    try:
+        return selectors.thread_get_for_agent(agent=agent, public_id=survivor.public_id)
+    except Http404:
+        return None
+
+
+def _thread_url(thread: Thread, request: HttpRequest) -> str:
+    # The list pane's filters come along.
+    url = reverse("inbox:thread_detail", args=[thread.public_id])
+    return f"{url}?{request.GET.urlencode()}" if request.GET else url
+
+
 @require_GET
 @login_required
 def thread_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     agent = _agent(request)
-    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    try:
+        thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    except Http404:
+        survivor = _merged_into(agent, public_id)
+        if survivor is None:
+            raise
+        flash.info(request, _("That thread was merged into this one."))
+        return redirect(_thread_url(survivor, request))
     thread_services.thread_mark_read(thread=thread)
     others = presence.presence_touch(thread=thread, agent=agent)
     timeline, older = _message_page(thread, None)
@@ -229,11 +256,31 @@ def thread_messages_older(request: HttpRequest, public_id: str) -> HttpResponse:
     )
 
 
+def _thread_gone_live(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The polled thread is gone: htmx takes the page (HX-Redirect) to the thread it was merged
+    into, or to the list when it was deleted, with a message either way."""
+    if not _is_htmx(request):
+        raise Http404("Not found.")
+    survivor = _merged_into(_agent(request), public_id)
+    if survivor is not None:
+        flash.info(request, _("The thread you had open was merged into this one."))
+        url = reverse("inbox:thread_detail", args=[survivor.public_id])
+    else:
+        flash.error(request, _("That thread no longer exists."))
+        url = reverse("inbox:thread_list")
+    response = HttpResponse(status=200)
+    response["HX-Redirect"] = url
+    return response
+
+
 @require_GET
 @login_required
 def thread_updates(request: HttpRequest, public_id: str) -> HttpResponse:
     agent = _agent(request)
-    thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    try:
+        thread = selectors.thread_get_for_agent(agent=agent, public_id=public_id)
+    except Http404:
+        return _thread_gone_live(request, public_id)
     form = forms.ThreadPollForm(request.GET)
     if not form.is_valid():
         return _bad_request(form)
@@ -246,11 +293,19 @@ def thread_updates(request: HttpRequest, public_id: str) -> HttpResponse:
         # The agent is looking at the thread as the message comes in.
         thread_services.thread_mark_read(thread=thread)
     thread_changed = thread.updated_at > since
+    timeline = display.timeline([*changed, *notes])
+    if merge_services.merge_events_for_thread(thread=thread, start=since):
+        # A merge just happened (inbox/services/merge.py): its "Merged from …" event and the
+        # messages and notes it brought, which are older than `since`, come as the latest
+        # page again; rows the page already shows are identical and ignored by inbox.js.
+        page, _older = _message_page(thread, None)
+        rows = {(row["kind"], row["id"]): row for row in [*page, *timeline]}
+        timeline = sorted(rows.values(), key=lambda row: row["sort"])
     context = {
         # Header and composer are sent again only when the thread itself changed.
         **(_thread_context(request, thread, others=others) if thread_changed else {}),
         "thread": thread,
-        "timeline": display.timeline([*changed, *notes]),
+        "timeline": timeline,
         "thread_changed": thread_changed,
         "others": others,
         "poll_since": now.isoformat(),

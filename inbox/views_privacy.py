@@ -1,6 +1,7 @@
 """Contact privacy and merge in the browser app: export (owners), erase with a typed
-confirmation (owners), merge another contact into this one (owners and admins), and
-Settings → Privacy (retention period, the company's privacy log)."""
+confirmation (owners), merge another contact into this one and merge a thread into another
+thread (owners and admins), and Settings → Privacy (retention period, the company's privacy
+log)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from inbox.services import merge, privacy
 
 ERASE_WORD = "ERASE"
 MERGE_CANDIDATES_SHOWN = 20
+THREAD_CANDIDATES_SHOWN = 20
 PRIVACY_LOG_SHOWN = 100
 
 
@@ -169,6 +171,97 @@ def contact_merge_confirm(request: HttpRequest, public_id: str, from_id: str) ->
         "source_threads": list(selectors.thread_queryset().filter(contact=source)),
     }
     return render(request, "inbox/contact_merge_confirm.html", context, status=400 if error else 200)
+
+
+# --- thread merge (owners and admins) ----------------------------------------------------------
+# From a thread's page: this thread is merged into the one picked (the survivor), as
+# POST /api/v1/threads/<picked>/merge/ {"from": <this>} does.
+
+
+def _thread_or_none(request: HttpRequest, public_id: Any) -> Thread | None:
+    if not _user(request).is_active:
+        raise Http404("Not found.")
+    return selectors.thread_queryset().filter(public_id=public_id).first()
+
+
+def _thread_gone(request: HttpRequest, public_id: Any) -> HttpResponse:
+    """This thread was merged away (a second click, another tab) or is gone: to the thread it
+    went into when there is one, with a message either way."""
+    survivor = merge.thread_merged_into(public_id=public_id)
+    if survivor is not None:
+        flash.info(request, _("That thread was already merged into this one."))
+        return redirect("inbox:thread_detail", survivor.public_id)
+    flash.error(request, _("That thread no longer exists."))
+    return redirect("inbox:thread_list")
+
+
+def _thread_candidates(*, thread: Thread, search: str) -> tuple[list[Thread], list[Thread]]:
+    """Threads to merge this one into: the same contact's other threads, then other
+    contacts' threads, newest activity first; `search` (contact name or phone) narrows both."""
+    threads = selectors.thread_queryset().exclude(pk=thread.pk).filter(contact__erased_at__isnull=True)
+    if search:
+        threads = threads.filter(contact__in=selectors.contact_list(search=search).order_by().values("pk"))
+    threads = threads.order_by("-last_message_at", "-id")
+    same = list(threads.filter(contact_id=thread.contact_id)[:THREAD_CANDIDATES_SHOWN])
+    others = list(threads.exclude(contact_id=thread.contact_id)[: THREAD_CANDIDATES_SHOWN - len(same)])
+    return same, others
+
+
+@never_cache
+@require_GET
+@login_required
+def thread_merge_pick(request: HttpRequest, public_id: uuid.UUID) -> HttpResponse:
+    """Pick the thread this one is merged into."""
+    if not _user(request).can_manage_team:
+        return _forbidden(request, str(merge.MERGE_NOT_ALLOWED))
+    thread = _thread_or_none(request, public_id)
+    if thread is None:
+        return _thread_gone(request, public_id)
+    search = (request.GET.get("q") or "").strip()[:100]
+    same, others = _thread_candidates(thread=thread, search=search)
+    context = {"thread": thread, "search": search, "same_contact": same, "other_contacts": others}
+    return render(request, "inbox/thread_merge_pick.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@login_required
+def thread_merge_confirm(request: HttpRequest, public_id: uuid.UUID, into_id: uuid.UUID) -> HttpResponse:
+    """Both threads and what moves; the POST merges this thread into `into_id`."""
+    if not _user(request).can_manage_team:
+        return _forbidden(request, str(merge.MERGE_NOT_ALLOWED))
+    source = _thread_or_none(request, public_id)
+    if source is None:
+        return _thread_gone(request, public_id)
+    into = _thread_or_none(request, into_id)
+    if into is None:
+        flash.error(request, _("The thread you picked no longer exists. Please pick another one."))
+        return redirect("inbox:thread_merge", source.public_id)
+    error = _("A thread cannot be merged with itself.") if into.pk == source.pk else ""
+    if request.method == "POST" and not error:
+        label = {"name": source.contact.display_name, "number": source.phone_number.display_number}
+        try:
+            merge.thread_merge(into=into, source=source, actor=_user(request))
+        except ValidationError as exc:
+            if not Thread.objects.filter(pk=source.pk).exists():  # merged by someone else meanwhile
+                return _thread_gone(request, public_id)
+            error = exc.messages[0]
+        except PermissionDenied as exc:
+            return _forbidden(request, str(exc))
+        else:
+            flash.success(
+                request,
+                _("The thread with %(name)s via %(number)s was merged into this one. Its messages are here now.")
+                % label,
+            )
+            return redirect("inbox:thread_detail", into.public_id)
+    context = {
+        "thread": source,
+        "into": into,
+        "error": error,
+        "preview": merge.thread_merge_preview(into=into, source=source) if into.pk != source.pk else None,
+    }
+    return render(request, "inbox/thread_merge_confirm.html", context, status=400 if error else 200)
 
 
 # --- settings → privacy ------------------------------------------------------------------------

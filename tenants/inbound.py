@@ -357,10 +357,11 @@ def provider_event_process(*, event_id: int) -> ProcessResult | None:
     """
     from inbox.services import messages
 
-    event = ProviderEvent.objects.filter(pk=event_id).first()
-    if event is None or event.processed_at is not None:
+    # The UPDATE before the read: it waits for a contact erasure that is cleaning this body
+    # (inbox/services/privacy.py locks the row), so the body read is the cleaned one.
+    if not ProviderEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(attempts=F("attempts") + 1):
         return None
-    ProviderEvent.objects.filter(pk=event_id).update(attempts=F("attempts") + 1)
+    event = ProviderEvent.objects.get(pk=event_id)
     try:
         envelope = envelope_parse(bytes(event.body))
     except EnvelopeInvalidError as exc:

@@ -279,7 +279,7 @@ def german_world(charlie: Persona) -> Iterator[dict[str, Any]]:
             sent_by=charlie.user,
             error_code=131047,
         )
-        ThreadFactory(contact=duplicate, phone_number=number, status=Thread.Status.SNOOZED)
+        duplicate_thread = ThreadFactory(contact=duplicate, phone_number=number, status=Thread.Status.SNOOZED)
         template = TemplateFactory(name="bestellung_versandt", language="de", body="Hallo {{1}}, Bestellung {{2}}.")
         broadcast = BroadcastFactory(name="Sommerangebot", template=template, phone_number=number)
         reply = CannedReplyFactory(shortcut="zeiten", title="Öffnungszeiten", body="Täglich 11 bis 22 Uhr.")
@@ -296,6 +296,7 @@ def german_world(charlie: Persona) -> Iterator[dict[str, Any]]:
         "label": label,
         "contact": contact,
         "duplicate": duplicate,
+        "duplicate_thread": duplicate_thread,
         "thread": thread,
         "broadcast": broadcast,
         "reply": reply,
@@ -334,6 +335,8 @@ def _fill(name: str, world: dict[str, Any]) -> ParamFill | None:
         "inbox:contact_erase": {"public_id": contact.public_id},
         "inbox:contact_merge": {"public_id": contact.public_id},
         "inbox:contact_merge_confirm": {"public_id": contact.public_id, "from_id": world["duplicate"].public_id},
+        "inbox:thread_merge": {"public_id": thread.public_id},
+        "inbox:thread_merge_confirm": {"public_id": thread.public_id, "into_id": world["duplicate_thread"].public_id},
         "broadcasts:broadcast_detail": {"public_id": world["broadcast"].public_id},
         "broadcasts:broadcast_progress": {"public_id": world["broadcast"].public_id},
         "settings_webhook_detail": {"public_id": sub.public_id},

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -99,6 +100,55 @@ def thread_merge(*, into: Thread, source: Thread, actor: Any) -> PrivacyLog:
     )
 
 
+def thread_merge_preview(*, into: Thread, source: Thread) -> dict[str, Any]:
+    """What `thread_merge(into=into, source=source)` would move and the status the kept
+    thread would end with, for the browser's confirmation page (nothing is changed)."""
+    return {
+        "messages": Message.objects.filter(thread=source).count(),
+        "notes": Note.objects.filter(thread=source).count(),
+        "ratings": CsatResponse.objects.filter(thread=source).count(),
+        "labels": sorted(label.name for label in source.labels.all()),
+        "status": Thread.Status(min(into.status, source.status, key=STATUS_ORDER.index)),
+    }
+
+
+def thread_merged_into(*, public_id: Any) -> Thread | None:
+    """The thread a merged-away thread's content went to (None if it was never merged);
+    the log row follows its thread through later merges (_move_thread_content)."""
+    log = (
+        PrivacyLog.objects.filter(
+            from_public_id=public_id,
+            thread__isnull=False,
+            action__in=[PrivacyLog.Action.MERGE_CONTACTS, PrivacyLog.Action.MERGE_THREADS],
+        )
+        .select_related("thread")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return log.thread if log is not None else None
+
+
+def thread_ids_merged_away(*, since: Any) -> list[Any]:
+    """Public ids of the threads merged into another thread after `since` (those threads
+    are gone), for the thread list's live update to take their rows out.
+
+    One query on the log's `created_at` index. A log row names a merged-away thread when it
+    counts what moved between threads: every thread merge, and a contact merge's per-thread
+    row for two threads on the same number; a thread that a contact merge moved whole keeps
+    its id (`from_public_id` is its own), and its row counts nothing.
+    """
+    return list(
+        PrivacyLog.objects.filter(
+            Q(action=PrivacyLog.Action.MERGE_THREADS)
+            | Q(action=PrivacyLog.Action.MERGE_CONTACTS, counts__has_key="messages"),
+            created_at__gt=since,
+            thread__isnull=False,
+        )
+        .order_by()
+        .values_list("from_public_id", flat=True)
+    )
+
+
 def _consent_flags_refresh(contact: Contact) -> None:
     """The cached flags recomputed from the merged ledger (the same rule as consent_record)."""
     latest_all = contact.consent_events.filter(purpose=ConsentEvent.Purpose.ALL).order_by("-created_at", "-id").first()
@@ -150,6 +200,7 @@ def contact_merge(*, into: Contact, source: Contact, actor: Any) -> PrivacyLog:
     for thread in Thread.objects.select_for_update().filter(contact=source).select_related("phone_number"):
         target = survivors.get(thread.phone_number_id)
         source_thread_id = thread.public_id
+        moved: dict[str, int] = {}  # what moved from one thread into another; empty when the thread moved whole
         if target is None:
             counts["threads_moved"] += 1
             counts["messages"] += Message.objects.filter(thread=thread).count()
@@ -172,7 +223,7 @@ def contact_merge(*, into: Contact, source: Contact, actor: Any) -> PrivacyLog:
                 from_public_id=source_thread_id,
                 thread=target,
                 from_label=label,
-                counts={},
+                counts=moved,
             )
         )
     counts["consent_events"] = ConsentEvent.objects.filter(contact=source).update(contact=into)

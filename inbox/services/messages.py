@@ -184,9 +184,12 @@ def message_record_inbound(*, phone_number: PhoneNumber, item: InboundMessage) -
     existing = Message.objects.filter(wamid=item.wamid).first()
     if existing is not None:
         return existing, False
-    contact, _ = contacts.contact_get_or_create(
-        phone=phone_from_wa_id(item.from_wa_id), profile_name=item.profile_name, wa_id=item.from_wa_id
-    )
+    phone = phone_from_wa_id(item.from_wa_id)
+    # Serializes with an erasure of this customer (privacy.contact_erase locks the same row):
+    # one that committed first has changed the row's phone, so the lock finds no row and the
+    # message makes a new contact; one that comes later waits here and then scrubs the message.
+    Contact.objects.select_for_update(no_key=True).filter(phone=phone).first()
+    contact, _ = contacts.contact_get_or_create(phone=phone, profile_name=item.profile_name, wa_id=item.from_wa_id)
     thread = threads.thread_get_or_create(contact=contact, phone_number=phone_number)
     has_media = item.type in MEDIA_TYPES and bool(item.media_id)
     message = Message(

@@ -17,6 +17,7 @@ import logging
 import shutil
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -24,7 +25,7 @@ from typing import IO, Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BooleanField, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -33,6 +34,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from inbox.models import (
     AudienceUploadRow,
+    Broadcast,
     ConsentEvent,
     Contact,
     Delivery,
@@ -43,12 +45,15 @@ from inbox.models import (
     Thread,
     WebhookEvent,
 )
+from inbox.services import broadcasts
 from inbox.services import contacts as contact_services
 from tenants.models import Company, ProviderEvent
 
 logger = logging.getLogger(__name__)
 
 ERASED_PHONE_PREFIX = "erased:"
+# Delivery.skip_reason of a broadcast recipient the erasure took out of the run.
+SKIP_REASON_ERASED = "erased"
 RETENTION_BATCH = 500
 RETENTION_MAX_DAYS = 3650
 EXPORT_CHUNK = 500
@@ -252,21 +257,117 @@ def _contains(needle: bytes) -> RawSQL:
     return RawSQL("position(%s in body) > 0", (needle,), output_field=BooleanField())
 
 
-def _provider_bodies_erase(*, wa_id: str) -> int:
-    """Blanks the raw webhook bodies (public schema, kept for reprocessing) that carry this
-    customer's WhatsApp id and concern one of this company's numbers, so the erased content
-    cannot be recovered from them either. Only processed bodies: an unprocessed one still
-    has to reach its company (it would make a new, un-erased contact, as a new message would).
+def _without_customer(body: bytes, *, wa_ids: set[str], numbers: set[str]) -> bytes | None:
+    """A stored webhook body without what it says about this customer to these numbers:
+    their messages (text, media ids, profile) and `user_preferences` are dropped, their
+    `contacts` entries (profile name) too, and delivery reports about messages to them lose
+    `recipient_id` (their status still applies). Changes for other numbers — other companies'
+    — stay as they are. None when there was nothing of theirs. A body that is not a webhook
+    envelope cannot be processed anyway (processing records it as invalid) and is blanked."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return b""
+    if not isinstance(data, dict) or not isinstance(data.get("entry"), list):
+        return b""
+
+    def theirs(item: Any, key: str) -> bool:
+        return isinstance(item, dict) and item.get(key) in wa_ids
+
+    touched = False
+    for entry in data["entry"]:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            if not isinstance(metadata, dict) or metadata.get("phone_number_id") not in numbers:
+                continue
+            for key, id_key in (("messages", "from"), ("contacts", "wa_id"), ("user_preferences", "wa_id")):
+                items = value.get(key)
+                if isinstance(items, list) and any(theirs(item, id_key) for item in items):
+                    value[key] = [item for item in items if not theirs(item, id_key)]
+                    touched = True
+            for status in value.get("statuses") if isinstance(value.get("statuses"), list) else []:
+                if theirs(status, "recipient_id"):
+                    status["recipient_id"] = ""
+                    touched = True
+    if not touched:
+        return None
+    # The platform's wire form (sandbox.body_encode). The signature no longer matches, which
+    # is harmless: it was checked when the body was received, and is not checked again.
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _provider_bodies_erase(*, wa_ids: set[str]) -> int:
+    """Removes this customer from the raw webhook bodies (public schema, kept for
+    reprocessing) that carry their WhatsApp id and concern one of this company's numbers, so
+    the erased content cannot be recovered from them either.
+
+    What the customer sent before the erasure is covered by it, processed or not:
+    - a body not processed yet loses this customer's items for our numbers
+      (`_without_customer`); processed later, it records the rest (other customers, other
+      companies) and nothing of them — no message, and no contact made for it. The rows
+      are locked: processing that starts meanwhile waits and reads the cleaned body
+      (tenants.inbound.provider_event_process updates the row before reading it). One that
+      read the body before has its messages wait for the contact's lock and, finding no
+      contact with that phone after the erasure, makes a new contact (the inbound rule).
+    - a processed body is blanked whole (its items are applied already; the copy only
+      served reprocessing, and processing a blanked body records it as invalid, no more).
+    Pending bodies go first: one processed meanwhile is then still blanked.
     """
-    numbers = list(PhoneNumber.objects.values_list("phone_number_id", flat=True))
-    if len(wa_id) < 6 or not numbers:
+    numbers = set(PhoneNumber.objects.values_list("phone_number_id", flat=True))
+    wa_ids = {wa_id for wa_id in wa_ids if len(wa_id) >= 6}
+    if not wa_ids or not numbers:
         return 0
-    bodies = ProviderEvent.objects.filter(processed_at__isnull=False).alias(customer=_contains(wa_id.encode()))
-    ours = Q()
-    for index, number in enumerate(numbers):
+    bodies = ProviderEvent.objects.all()
+    customer, ours = Q(), Q()
+    for index, wa_id in enumerate(sorted(wa_ids)):
+        bodies = bodies.alias(**{f"c{index}": _contains(wa_id.encode())})
+        customer |= Q(**{f"c{index}": True})
+    for index, number in enumerate(sorted(numbers)):
         bodies = bodies.alias(**{f"n{index}": _contains(number.encode())})
         ours |= Q(**{f"n{index}": True})
-    return bodies.filter(ours, customer=True).exclude(body=b"").update(body=b"")
+    bodies = bodies.filter(customer, ours).exclude(body=b"")
+    changed = 0
+    pending = bodies.filter(processed_at__isnull=True).select_for_update().order_by("pk").only("pk", "body")
+    for event in pending:
+        body = bytes(event.body)
+        cleaned = _without_customer(body, wa_ids=wa_ids, numbers=numbers)
+        if cleaned is not None:
+            changed += ProviderEvent.objects.filter(pk=event.pk).update(body=cleaned)
+    return changed + bodies.filter(processed_at__isnull=False).update(body=b"")
+
+
+def _deliveries_end(*, contact_id: int) -> int:
+    """Ends the contact's broadcast deliveries not sent yet: `queued` ones and `sending` ones
+    (claimed by a chunk run) become `skipped` with reason `erased`, and each broadcast's
+    `remaining` moves in this transaction (broadcasts._remaining_move, which completes a
+    broadcast left with none), as an opt-out or a cancel does.
+
+    A run holding a `sending` row records nothing for it any more (its claim token is gone),
+    so no message with the recipient's parameters lands in the erased thread; a request
+    already in flight may still reach the customer. The broadcast rows are locked first, in
+    id order, as a chunk's flush and a cancel lock them (broadcast, then deliveries), so the
+    erasure and a flush recording real sends wait for each other in the same order.
+    """
+    waiting = [Delivery.Status.QUEUED, Delivery.Status.SENDING]
+    broadcast_ids = sorted(
+        set(Delivery.objects.filter(contact_id=contact_id, status__in=waiting).values_list("broadcast_id", flat=True))
+    )
+    if not broadcast_ids:
+        return 0
+    list(Broadcast.objects.select_for_update().filter(pk__in=broadcast_ids).order_by("pk").values_list("pk"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {Delivery._meta.db_table} SET status = %s, skip_reason = %s, parameters = NULL,
+                       claim_token = NULL, lease_until = NULL, next_attempt_at = NULL
+                WHERE contact_id = %s AND status = ANY(%s) RETURNING broadcast_id""",  # noqa: S608 - table name only
+            [Delivery.Status.SKIPPED, SKIP_REASON_ERASED, contact_id, waiting],
+        )
+        ended = Counter(row[0] for row in cursor.fetchall())
+    for broadcast_id in sorted(ended):
+        broadcasts._remaining_move(broadcast_id, ended[broadcast_id])
+    return sum(ended.values())
 
 
 def _storage_delete(names: list[str]) -> None:
@@ -306,19 +407,37 @@ def contact_erase(*, contact: Contact, actor: Any) -> PrivacyLog:
     Removed: name, WhatsApp profile name, phone, wa_id, attributes and labels; the text,
     captions, payloads, media (files deleted from storage after commit) and template
     parameters of every message in the contact's threads; the bodies of agents' notes in
-    them; consent details; CSV upload rows and finished broadcast deliveries' parameters;
-    outgoing webhook payloads about the contact; the raw provider webhook bodies that carry
-    the customer's WhatsApp id. Kept: rows and their shape.
+    them; consent details; CSV upload rows and every broadcast delivery's parameters;
+    outgoing webhook payloads about the contact; the customer's part of the raw provider
+    webhook bodies (`_provider_bodies_erase`). Ended: scheduled and queued messages to the
+    contact (cancelled) and broadcast deliveries not sent yet (`_deliveries_end`). Kept:
+    rows and their shape.
+
+    The contact's row lock is taken first. Inbound processing locks the same row before it
+    books a message (messages.message_record_inbound; preferences.user_preference_apply
+    too), so a message arriving meanwhile is either booked before and scrubbed here, or
+    booked after on a new contact (the erased row no longer has the phone it looks for).
     """
     require_owner(actor, message=_("Only owners can erase a contact."))
     locked = Contact.objects.select_for_update().get(pk=contact.pk)
     if locked.erased_at is not None:
         raise ValidationError(_("This contact has been erased already."))
     old_phone = locked.phone
-    provider_events = _provider_bodies_erase(wa_id=locked.wa_id or old_phone.lstrip("+"))
+    provider_events = _provider_bodies_erase(wa_ids={locked.wa_id, old_phone.lstrip("+")} - {""})
+    # Before the messages are scrubbed: a chunk flush recording this contact's send holds its
+    # delivery row, so the erasure waits for it and then scrubs the message it wrote.
+    deliveries_ended = _deliveries_end(contact_id=locked.pk)
+    Delivery.objects.filter(contact_id=locked.pk, parameters__isnull=False).update(parameters=None)
     thread_ids = list(Thread.objects.filter(contact=locked).values_list("pk", flat=True))
     thread_public_ids = [str(t) for t in Thread.objects.filter(pk__in=thread_ids).values_list("public_id", flat=True)]
     messages = Message.objects.filter(thread_id__in=thread_ids)
+    # Not sent yet, and never to be: send-later messages, and sends still in the queue (the
+    # delivery task claims only `queued`). A send already claimed is in flight and goes on.
+    messages_cancelled = (
+        messages.filter(direction=Message.Direction.OUTBOUND)
+        .filter(status__in=[Message.Status.SCHEDULED, Message.Status.QUEUED])
+        .update(status=Message.Status.CANCELLED, status_rank=Message.STATUS_RANK[Message.Status.CANCELLED])
+    )
     media_names = _media_names(messages)
     message_count = _scrub_messages(messages)
     note_count = Note.objects.filter(thread_id__in=thread_ids).update(body="")
@@ -328,9 +447,6 @@ def contact_erase(*, contact: Contact, actor: Any) -> PrivacyLog:
     upload_rows = AudienceUploadRow.objects.filter(Q(contact_id=locked.pk) | Q(phone=old_phone)).update(
         phone=placeholder, variables={}
     )
-    Delivery.objects.filter(contact_id=locked.pk).exclude(
-        status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING]
-    ).update(parameters=None)
     webhook_query = Q(payload__icontains=str(locked.public_id))
     for public_id in thread_public_ids:
         webhook_query |= Q(payload__icontains=public_id)
@@ -366,6 +482,8 @@ def contact_erase(*, contact: Contact, actor: Any) -> PrivacyLog:
             "consent_events": consent_count,
             "upload_rows": upload_rows,
             "provider_events": provider_events,
+            "messages_cancelled": messages_cancelled,
+            "deliveries_ended": deliveries_ended,
         },
         created_at=now,
     )

@@ -43,6 +43,7 @@ SKIP_REASON_LABELS = {
     "marketing_opted_out": _("opted out of marketing"),
     "cancelled": _("cancelled"),
     "contact_deleted": _("contact deleted"),
+    "erased": _("erased"),
 }
 
 

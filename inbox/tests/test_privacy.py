@@ -18,23 +18,45 @@ from django.utils import timezone
 from django_tenants.utils import schema_context
 
 from accounts.models import User
+from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
 from conftest import Persona
+from inbox import broadcast_selectors
 from inbox.models import (
     AudienceUpload,
     AudienceUploadRow,
+    Broadcast,
     ConsentEvent,
     Contact,
+    Delivery,
     Message,
     Note,
     PhoneNumber,
     PrivacyLog,
     Thread,
 )
+from inbox.services import broadcasts, privacy, scheduled
 from inbox.services import contacts as contact_services
-from inbox.services import privacy
+from inbox.services import messages as message_services
 from inbox.tests.api_helpers import patch_json, post_json
-from inbox.tests.factories import ContactFactory, LabelFactory, MessageFactory, NoteFactory, ThreadFactory
-from inbox.tests.webhook_payloads import connect, envelope_build, post_and_process, text_message_item
+from inbox.tests.factories import (
+    ContactFactory,
+    LabelFactory,
+    MessageFactory,
+    NoteFactory,
+    OutboundMessageFactory,
+    PhoneNumberFactory,
+    ThreadFactory,
+)
+from inbox.tests.factories_broadcasts import BroadcastFactory, OptedInContactFactory
+from inbox.tests.webhook_payloads import (
+    connect,
+    envelope_build,
+    post,
+    post_and_process,
+    process,
+    status_item,
+    text_message_item,
+)
 from tenants.models import Company, ProviderEvent
 
 pytest_plugins = ["inbox.tests.fixtures_api"]
@@ -183,7 +205,7 @@ def test_erasure_removes_every_personal_field_and_the_media_files(
     assert log.actor_label == alice.user.email
     assert log.counts == {
         "threads": 1, "messages": 2, "media_files": 1, "notes": 1, "consent_events": 1, "upload_rows": 1,
-        "provider_events": 0,
+        "provider_events": 0, "messages_cancelled": 0, "deliveries_ended": 0,
     }  # fmt: skip
     logged = json.dumps([log.from_label, log.counts, str(log.contact_public_id)])
     for personal in (PHONE, "Ana", "Köln", SECRET, "ana.jpg"):
@@ -263,6 +285,207 @@ def test_customer_writing_after_erasure_is_a_new_contact(
         assert first.erased_at is not None
         assert first.profile_name == ""
         assert Thread.objects.filter(contact=first).count() == 1
+
+
+def test_unprocessed_webhooks_lose_the_customer_and_are_processed_without_them(
+    public_client: Client, company_a: Company, company_b: Company, alice: Persona
+) -> None:
+    # given: the customer wrote once (processed) and twice more in a body not processed yet,
+    # which also holds another customer's message and a delivery report of a reply to them
+    connect(company_a, "1234500001", "+493012345")
+    connect(company_b, "1234500002", "+493012346")
+    other = "+4915199999999"
+    digits = PHONE.lstrip("+")
+
+    def profile(phone: str, name: str) -> dict[str, Any]:
+        return {"profile": {"name": name}, "wa_id": phone.lstrip("+")}
+
+    processed = post_and_process(
+        public_client,
+        envelope_build(
+            phone_number_id="1234500001",
+            messages=[text_message_item(sender=PHONE, text="Hallo", wamid="wamid.DONE1")],
+            contacts=[profile(PHONE, "Ana")],
+        ),
+    )
+    with schema_context(company_a.schema_name):
+        ana = Contact.objects.get(phone=PHONE)
+        reply = MessageFactory(
+            thread=Thread.objects.get(contact=ana),
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.SENT,
+            status_rank=Message.STATUS_RANK[Message.Status.SENT],
+            wamid="wamid.REPLY1",
+            text="Gern, Ana",
+        )
+    pending = post(
+        public_client,
+        envelope_build(
+            phone_number_id="1234500001",
+            messages=[
+                text_message_item(sender=PHONE, text=SECRET, wamid="wamid.PENDING1"),
+                text_message_item(sender=other, text="Guten Tag", wamid="wamid.OTHER1"),
+                text_message_item(sender=PHONE, text="Noch etwas", wamid="wamid.PENDING2"),
+            ],
+            statuses=[status_item(wamid="wamid.REPLY1", status="delivered", recipient=PHONE)],
+            contacts=[profile(PHONE, "Ana"), profile(other, "Otto")],
+        ),
+    )
+    # the same customer writing to another company's number: not this company's erasure
+    elsewhere = post(
+        public_client,
+        envelope_build(
+            phone_number_id="1234500002",
+            messages=[text_message_item(sender=PHONE, text="Hallo B", wamid="wamid.B1")],
+            contacts=[profile(PHONE, "Ana")],
+        ),
+    )
+    elsewhere_body = bytes(elsewhere.body)
+    # and a signed body that is no webhook envelope (processing could only reject it)
+    garbage = post(public_client, f"truncated {digits} 1234500001".encode())
+    # when
+    with schema_context(company_a.schema_name):
+        log = privacy.contact_erase(contact=ana, actor=_owner(alice))
+    # then: the pending body keeps everything but this customer, and is still pending
+    assert log.counts["provider_events"] == 3
+    garbage.refresh_from_db()
+    assert bytes(garbage.body) == b""
+    pending.refresh_from_db()
+    body = bytes(pending.body)
+    assert pending.processed_at is None
+    for personal in (digits, SECRET, "Noch etwas", "Ana"):
+        assert personal.encode() not in body
+    for kept in ("wamid.OTHER1", "Guten Tag", "Otto", "wamid.REPLY1"):
+        assert kept.encode() in body
+    processed.refresh_from_db()
+    assert bytes(processed.body) == b""
+    elsewhere.refresh_from_db()
+    assert bytes(elsewhere.body) == elsewhere_body
+    # when: it is processed after the erasure
+    pending = process(pending)
+    # then: the other customer's message is recorded, nothing of this one, and no contact
+    # is made for the messages the erasure covered
+    assert pending.processed_at is not None
+    assert pending.error == ""
+    with schema_context(company_a.schema_name):
+        assert not Message.objects.filter(wamid__in=["wamid.PENDING1", "wamid.PENDING2"]).exists()
+        assert not Contact.objects.filter(phone=PHONE).exists()
+        assert Message.objects.get(wamid="wamid.OTHER1").thread.contact.phone == other
+        ana.refresh_from_db()
+        assert (ana.phone, ana.profile_name) == (f"erased:{ana.pk}", "")
+        assert Message.objects.filter(thread__contact=ana).count() == 2
+        # the delivery report still applies to the (scrubbed) reply
+        reply.refresh_from_db()
+        assert (reply.status, reply.text) == (Message.Status.DELIVERED, "")
+    # and a blanked body processed again (an operator's replay) is recorded as invalid,
+    # without crashing or bringing anything back
+    ProviderEvent.objects.filter(pk=processed.pk).update(processed_at=None)
+    replayed = process(processed)
+    assert replayed.processed_at is not None
+    assert "not JSON" in replayed.error
+    with schema_context(company_a.schema_name):
+        assert not Contact.objects.filter(phone=PHONE).exists()
+        assert Message.objects.filter(wamid="wamid.DONE1", text="").count() == 1
+
+
+@pytest.fixture
+def fast_broadcasts(settings: Any, plan_limits_lifted: None) -> None:  # noqa: F811 - the fixture
+    settings.WHATSAPP_API_BASE = ""
+    settings.BROADCAST_NUMBER_RATE = 100_000
+
+
+def _send_range(broadcast: Broadcast, lo: int, hi: int) -> None:
+    broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=lo, hi=hi)
+
+
+def test_erasure_ends_queued_and_claimed_broadcast_deliveries_and_pending_sends(
+    fast_broadcasts: None, tenant_a: Company, alice: Persona
+) -> None:
+    # given: personal parameters ({{1}} = the contact's name) in three broadcasts:
+    number = PhoneNumberFactory()
+    first, ana, last = (
+        OptedInContactFactory(name=name, phone=phone)
+        for name, phone in (("Fritz", "+4915100000001"), ("Ana", PHONE), ("Lena", "+4915100000003"))
+    )
+    for contact in (first, ana, last):
+        contact.labels.add(LabelFactory(name="all-three"))
+    ana.labels.add(LabelFactory(name="only-ana"))
+
+    def start(label: str) -> Broadcast:
+        return broadcasts.broadcast_start(
+            broadcast=BroadcastFactory(
+                phone_number=number,
+                template_parameters=[{"contact": "name"}, "A-1"],
+                audience={"type": "labels", "labels": [label]},
+            )
+        )
+
+    # one already sent to Ana,
+    done = start("only-ana")
+    _send_range(done, done.first_delivery_id, done.last_delivery_id + 1)
+    # one running: sent to Fritz, Ana and Lena still queued,
+    running = start("all-three")
+    _send_range(running, running.first_delivery_id, running.first_delivery_id + 1)
+    # one whose chunk has claimed Ana's row and is sending it now
+    claimed = start("only-ana")
+    claimed_row = Delivery.objects.get(broadcast=claimed)
+    Delivery.objects.filter(pk=claimed_row.pk).update(
+        status=Delivery.Status.SENDING, claim_token=7, lease_until=timezone.now() + timedelta(seconds=60)
+    )
+    chunk = broadcasts._chunk_prepare(claimed, [(claimed_row.pk, ana.pk)])  # what the chunk holds in memory
+    assert Delivery.objects.get(broadcast=running, contact=ana).parameters == ["Ana", "A-1"]
+    # and an agent's send-later reply and a reply still in the delivery queue
+    thread = Thread.objects.get(contact=ana, phone_number=number)
+    Thread.objects.filter(pk=thread.pk).update(last_inbound_at=timezone.now())
+    thread.refresh_from_db()
+    later = scheduled.message_schedule(
+        thread=thread, sender=alice.user, send_at=timezone.now() + timedelta(hours=1), type="text", text="Ana, morgen?"
+    )
+    queued = OutboundMessageFactory(thread=thread, text="Ana, sofort")
+    # when
+    log = privacy.contact_erase(contact=ana, actor=_owner(alice))
+    # then: Ana's unsent deliveries are over, with the reason, and hold nothing personal
+    assert (log.counts["deliveries_ended"], log.counts["messages_cancelled"]) == (2, 2)
+    for broadcast in (running, claimed):
+        row = Delivery.objects.get(broadcast=broadcast, contact=ana)
+        assert (row.status, row.skip_reason, row.parameters) == (Delivery.Status.SKIPPED, "erased", None)
+        assert (row.claim_token, row.lease_until, row.message_id) == (None, None, None)
+    # the one already sent keeps its shape, not its parameters
+    sent_row = Delivery.objects.get(broadcast=done)
+    assert (sent_row.status, sent_row.parameters) == (Delivery.Status.SENT, None)
+    assert Message.objects.get(pk=sent_row.message_id).text == ""
+    # the counters moved as for an opt-out: the claimed broadcast had only Ana and is complete
+    running.refresh_from_db()
+    claimed.refresh_from_db()
+    assert running.remaining == 1
+    assert running.status == Broadcast.Status.RUNNING
+    assert (claimed.remaining, claimed.status) == (0, Broadcast.Status.COMPLETED)
+    # the chunk that was sending to Ana reports late: nothing of it is recorded in her thread
+    report = broadcasts.ChunkReport()
+    result = broadcasts.bulk.BulkResult(claimed_row.pk, "sent", wamid="wamid.LATE")
+    broadcasts._flush(claimed, 7, [result], {}, report, chunk)
+    assert report.sent == 0
+    assert not Message.objects.filter(wamid="wamid.LATE").exists()
+    # the running broadcast goes on with Lena and completes, counts adding up
+    _send_range(running, running.first_delivery_id, running.last_delivery_id + 1)
+    running.refresh_from_db()
+    assert running.status == Broadcast.Status.COMPLETED
+    counts = broadcast_selectors.broadcast_counts(broadcast=running)
+    assert (counts["sent"], counts["skipped"], counts["queued"], counts["total"]) == (2, 1, 0, 3)
+    assert Delivery.objects.get(broadcast=running, contact=last).status == Delivery.Status.SENT
+    # nothing in Ana's thread carries her name; the pending sends are cancelled for good
+    assert not Message.objects.filter(thread__contact=ana, text__contains="Ana").exists()
+    for message in (later, queued):
+        message.refresh_from_db()
+        assert (message.status, message.text) == (Message.Status.CANCELLED, "")
+    assert message_services.message_deliver(message_id=queued.pk) is None
+    assert scheduled.scheduled_messages_send_due(now=timezone.now() + timedelta(hours=2)) == 0
+
+
+def test_erased_skip_reason_has_a_label() -> None:
+    from inbox.templatetags.status_labels import skip_reason_label
+
+    assert skip_reason_label("erased") == "erased"
 
 
 # --- retention ---------------------------------------------------------------------------------

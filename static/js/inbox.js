@@ -8,6 +8,8 @@
  *   [data-remove-id]               rows to take out (no longer matching the filters);
  *   [data-replace]                 blocks to swap by id (header, composer, presence),
  *                                  never while the agent's focus is inside them.
+ * A thread poll for a thread that is gone answers with an HX-Redirect header instead (to the
+ * thread it was merged into, or to the list): htmx follows it, and polling stops meanwhile.
  */
 (function () {
   "use strict";
@@ -142,6 +144,13 @@
     });
   }
 
+  var leaving = false; // an HX-Redirect is being followed
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var poller = event.detail.elt;
+    if (leaving && poller.dataset && poller.dataset.live) event.preventDefault();
+  });
+
   document.addEventListener("htmx:configRequest", function (event) {
     var poller = event.detail.elt;
     if (!poller.dataset || !poller.dataset.live) return;
@@ -157,6 +166,10 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var poller = event.detail.elt;
     if (!poller.dataset || !poller.dataset.live) return;
+    if (event.detail.xhr && event.detail.xhr.getResponseHeader("HX-Redirect")) {
+      leaving = true;
+      return;
+    }
     var ok = event.detail.successful && applyLive(poller, event.detail.xhr.responseText);
     setBanner(!ok);
   });

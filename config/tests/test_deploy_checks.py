@@ -64,3 +64,15 @@ def test_passwords_are_hashed_with_argon2() -> None:
 def test_session_and_csrf_cookies_are_host_only() -> None:
     assert settings.SESSION_COOKIE_DOMAIN is None
     assert settings.CSRF_COOKIE_DOMAIN is None
+
+
+def test_connections_plan_with_the_configured_random_page_cost(db: None) -> None:
+    # given: the settings' connection option (DATABASE_RANDOM_PAGE_COST, default 1.1)
+    from django.db import connection
+
+    # when
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW random_page_cost")
+        value = cursor.fetchone()[0]
+    # then
+    assert float(value) == float(settings.DATABASE_RANDOM_PAGE_COST) == 1.1

@@ -81,3 +81,48 @@ def test_task_sent_from_company_a_runs_in_a_schema(
             Invitation.objects.filter(pk=invitation.pk).delete()
         with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
             Invitation.objects.filter(pk=decoy.pk).delete()
+
+
+def _other_backends() -> set[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.worker
+def test_worker_keeps_its_database_connection_across_tasks_and_schemas(
+    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+) -> None:
+    # given: an invitation in A and one in B
+    alice, charlie = personas["alice"], personas["charlie"]
+    with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+        first = InvitationFactory(email="erin@acme.test", invited_by=alice.user)  # type: ignore[attr-defined]
+    with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+        second = InvitationFactory(email="finn@globex.test", invited_by=charlie.user)  # type: ignore[attr-defined]
+    before = _other_backends()
+    try:
+        # when: A's task, then B's
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            tasks.invitation_email_send_task.delay(first.pk)
+        assert len(_wait_for_mail(celery_worker_process)) == 1
+        after_first = _other_backends() - before
+        with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+            tasks.invitation_email_send_task.delay(second.pk)
+        deadline = time.monotonic() + 30
+        while len(mails := _wait_for_mail(celery_worker_process)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        after_second = _other_backends() - before
+        # then: one connection, opened by the first task, served the second in B's schema
+        assert len(after_first) == 1, (celery_worker_process.parent / "worker.log").read_text()
+        assert after_second == after_first
+        assert len(mails) == 2
+        assert "finn@globex.test" in mails[1] or "finn@globex.test" in mails[0]
+        assert "://globex.localhost" in "".join(mails)
+    finally:
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            Invitation.objects.filter(pk=first.pk).delete()
+        with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
+            Invitation.objects.filter(pk=second.pk).delete()

@@ -168,6 +168,16 @@ def test_every_marked_string_has_a_german_translation(tmp_path: Path) -> None:
     assert not missing, "untranslated (add them to locale/de/LC_MESSAGES/django.po):\n" + "\n".join(missing)
 
 
+def catalogue_table(entries: Any) -> dict[tuple[str | None, str], Any]:
+    """{(context, msgid): translation} of a .po or .mo (polib), obsolete entries left out."""
+    rows: dict[tuple[str | None, str], Any] = {}
+    for e in entries:
+        if e.msgid and not getattr(e, "obsolete", False):
+            value = tuple(sorted(e.msgstr_plural.items())) if e.msgid_plural else e.msgstr
+            rows[(e.msgctxt, e.msgid)] = value
+    return rows
+
+
 def test_the_po_is_complete_and_the_committed_mo_is_its_compiled_form() -> None:
     po = polib.pofile(str(PO_FILE))
     assert po.metadata.get("Language") == "de"
@@ -177,15 +187,7 @@ def test_the_po_is_complete_and_the_committed_mo_is_its_compiled_form() -> None:
     assert not fuzzy, f"fuzzy entries: {fuzzy}"
     assert not empty, f"untranslated entries: {empty}"
 
-    def table(entries: Any) -> dict[tuple[str | None, str], Any]:
-        rows: dict[tuple[str | None, str], Any] = {}
-        for e in entries:
-            if e.msgid and not getattr(e, "obsolete", False):
-                value = tuple(sorted(e.msgstr_plural.items())) if e.msgid_plural else e.msgstr
-                rows[(e.msgctxt, e.msgid)] = value
-        return rows
-
-    assert table(polib.mofile(str(MO_FILE))) == table(po), (
+    assert catalogue_table(polib.mofile(str(MO_FILE))) == catalogue_table(po), (
         "locale/de/LC_MESSAGES/django.mo is stale: run `make messages` (docs/i18n.md)"
     )
 

@@ -47,6 +47,26 @@ def _run_all(broadcast: Broadcast) -> None:
     broadcast.refresh_from_db()
 
 
+def _chunk_with_status_at_first_flush(broadcast: Broadcast, status: str, size: int) -> None:
+    """Sends the broadcast's first chunk; its first flush finds the broadcast in `status`
+    (what a pause or cancel arriving mid-chunk looks like to the chunk)."""
+    original_flush = broadcasts._flush
+    calls = []
+
+    def flush(*args: Any, **kwargs: Any) -> str:
+        if not calls:
+            Broadcast.objects.filter(pk=broadcast.pk).update(status=status)
+        calls.append(1)
+        return original_flush(*args, **kwargs)
+
+    broadcasts._flush = flush  # type: ignore[assignment]
+    try:
+        broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=broadcast.first_delivery_id,
+                                        hi=broadcast.first_delivery_id + size)  # fmt: skip
+    finally:
+        broadcasts._flush = original_flush  # type: ignore[assignment]
+
+
 def test_snapshot_takes_opted_in_contacts_once_and_leaves_the_rest_out(tenant_a: object) -> None:
     # given
     eligible = OptedInContactFactory.create_batch(3)
@@ -248,22 +268,8 @@ def test_pause_takes_effect_within_one_batch(tenant_a: object, settings: Any) ->
     broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
     Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.PAUSED)
     Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.RUNNING)
-    original_flush = broadcasts._flush
-    calls = []
-
-    def pausing_flush(*args: Any, **kwargs: Any) -> str:
-        if not calls:
-            Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.PAUSED)
-        calls.append(1)
-        return original_flush(*args, **kwargs)
-
-    broadcasts._flush = pausing_flush  # type: ignore[assignment]
-    try:
-        # when
-        broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=broadcast.first_delivery_id,
-                                        hi=broadcast.first_delivery_id + 50)  # fmt: skip
-    finally:
-        broadcasts._flush = original_flush  # type: ignore[assignment]
+    # when
+    _chunk_with_status_at_first_flush(broadcast, Broadcast.Status.PAUSED, 50)
     # then: at most one more batch went out, the rest is queued again, nothing is left sending
     counts = selectors.broadcast_counts(broadcast=broadcast)
     assert counts["sending"] == 0
@@ -417,22 +423,8 @@ def test_cancel_mid_chunk_leaves_no_preview_of_an_unsent_message(tenant_a: objec
     settings.BROADCAST_NUMBER_RATE = 20
     OptedInContactFactory.create_batch(30)
     broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
-    original_flush = broadcasts._flush
-    calls = []
-
-    def cancelling_flush(*args: Any, **kwargs: Any) -> str:
-        if not calls:
-            Broadcast.objects.filter(pk=broadcast.pk).update(status=Broadcast.Status.CANCELLED)
-        calls.append(1)
-        return original_flush(*args, **kwargs)
-
-    broadcasts._flush = cancelling_flush  # type: ignore[assignment]
-    try:
-        # when
-        broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=broadcast.first_delivery_id,
-                                        hi=broadcast.first_delivery_id + 30)  # fmt: skip
-    finally:
-        broadcasts._flush = original_flush  # type: ignore[assignment]
+    # when
+    _chunk_with_status_at_first_flush(broadcast, Broadcast.Status.CANCELLED, 30)
     # then: threads with a sent message show it; the skipped recipients' threads show nothing
     counts = selectors.broadcast_counts(broadcast=broadcast)
     assert counts["skipped"] > 0

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import polib
 from django.conf import settings
 from django.utils import translation
+
+from config.tests.test_i18n import catalogue_table
 
 BASE_DIR = Path(settings.BASE_DIR)
 MAIN_PO = BASE_DIR / "locale" / "de" / "LC_MESSAGES" / "django.po"
@@ -20,15 +21,6 @@ REPORTS_MO = BASE_DIR / "reports" / "locale" / "de" / "LC_MESSAGES" / "django.mo
 # Words the main catalogue does not use for its product terms: a thread or conversation is an
 # "Unterhaltung", resolving is "erledigen" ("gelöst"/"Lösung" read as a solved problem).
 FOREIGN_TERMS = re.compile(r"Gespräch|gelöst|Lösung|Konversation|Thread|Mitarbeiter|Etikett|Schlagwort", re.IGNORECASE)
-
-
-def _table(entries: Any) -> dict[tuple[str | None, str], Any]:
-    rows: dict[tuple[str | None, str], Any] = {}
-    for e in entries:
-        if e.msgid and not getattr(e, "obsolete", False):
-            value = tuple(sorted(e.msgstr_plural.items())) if e.msgid_plural else e.msgstr
-            rows[(e.msgctxt, e.msgid)] = value
-    return rows
 
 
 def _texts(entry: polib.POEntry) -> list[str]:
@@ -42,8 +34,8 @@ def test_reports_use_the_main_catalogues_terms() -> None:
 
 
 def test_a_text_in_both_catalogues_is_translated_alike() -> None:
-    main = _table(polib.pofile(str(MAIN_PO)))
-    reports = _table(polib.pofile(str(REPORTS_PO)))
+    main = catalogue_table(polib.pofile(str(MAIN_PO)))
+    reports = catalogue_table(polib.pofile(str(REPORTS_PO)))
     differing = {key: (main[key], value) for key, value in reports.items() if key in main and main[key] != value}
     assert not differing
 
@@ -51,7 +43,7 @@ def test_a_text_in_both_catalogues_is_translated_alike() -> None:
 def test_the_committed_mo_is_the_compiled_po() -> None:
     po = polib.pofile(str(REPORTS_PO))
     assert not [e.msgid for e in po if not e.obsolete and (not e.translated() or "fuzzy" in e.flags)]
-    assert _table(polib.mofile(str(REPORTS_MO))) == _table(po), "run `make messages` (docs/i18n.md)"
+    assert catalogue_table(polib.mofile(str(REPORTS_MO))) == catalogue_table(po), "run `make messages` (docs/i18n.md)"
 
 
 def test_the_served_german_says_erledigt_and_unterhaltung() -> None:

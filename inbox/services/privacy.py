@@ -34,7 +34,6 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from inbox.models import (
     AudienceUploadRow,
-    Broadcast,
     ConsentEvent,
     Contact,
     Delivery,
@@ -346,17 +345,12 @@ def _deliveries_end(*, contact_id: int) -> int:
 
     A run holding a `sending` row records nothing for it any more (its claim token is gone),
     so no message with the recipient's parameters lands in the erased thread; a request
-    already in flight may still reach the customer. The broadcast rows are locked first, in
-    id order, as a chunk's flush and a cancel lock them (broadcast, then deliveries), so the
-    erasure and a flush recording real sends wait for each other in the same order.
+    already in flight may still reach the customer. Locks are taken in the order a chunk's
+    claim and flush take them — delivery rows, then the broadcast's row (`remaining`, in id
+    order) — so an erasure and a flush recording this contact's send wait for each other
+    instead of deadlocking.
     """
     waiting = [Delivery.Status.QUEUED, Delivery.Status.SENDING]
-    broadcast_ids = sorted(
-        set(Delivery.objects.filter(contact_id=contact_id, status__in=waiting).values_list("broadcast_id", flat=True))
-    )
-    if not broadcast_ids:
-        return 0
-    list(Broadcast.objects.select_for_update().filter(pk__in=broadcast_ids).order_by("pk").values_list("pk"))
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {Delivery._meta.db_table} SET status = %s, skip_reason = %s, parameters = NULL,

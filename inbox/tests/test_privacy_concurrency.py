@@ -215,3 +215,69 @@ def test_a_message_arriving_during_the_erasure_makes_a_new_contact(
         assert erased.erased_at is not None
         assert (erased.phone, erased.profile_name) == (f"erased:{erased.pk}", "")
         assert list(Message.objects.filter(thread__contact=erased).values_list("text", flat=True)) == [""]
+
+
+def test_an_erasure_during_a_flush_recording_the_contacts_send_waits_without_deadlock(
+    customer: Customer, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    # given: a running broadcast whose one recipient is the customer (committed rows), and
+    # a chunk whose flush has recorded the send (delivery and message rows locked) and is
+    # about to count it out of the broadcast's `remaining`
+    from inbox.models import Broadcast, Delivery, Template
+    from inbox.services import broadcasts
+
+    settings.WHATSAPP_API_BASE = ""  # the sandbox sender
+    settings.BROADCAST_NUMBER_RATE = 1000
+    with schema_context(customer.company.schema_name):
+        Contact.objects.filter(pk=customer.contact.pk).update(opted_in=True)
+        template = Template.objects.create(name="race_notice", language="en", category="utility",
+                                           body="Hello {{1}}", status="approved")  # fmt: skip
+        broadcast = Broadcast.objects.create(name="race", template=template, phone_number=customer.number,
+                                             template_parameters=["Ana"], audience={"type": "all"},
+                                             status=Broadcast.Status.RUNNING, total=1, remaining=1)  # fmt: skip
+        delivery = Delivery.objects.create(broadcast=broadcast, contact=customer.contact)
+        Broadcast.objects.filter(pk=broadcast.pk).update(
+            first_delivery_id=delivery.pk, last_delivery_id=delivery.pk, dispatch_cursor=delivery.pk + 1
+        )
+    recorded, release = threading.Event(), threading.Event()
+    remaining_move = broadcasts._remaining_move
+    flushing: list[threading.Thread] = []
+
+    def hold(broadcast_id: int, finished: int) -> None:
+        if threading.current_thread() in flushing:
+            recorded.set()
+            release.wait(WAIT)
+        remaining_move(broadcast_id, finished)
+
+    monkeypatch.setattr(broadcasts, "_remaining_move", hold)
+
+    def send() -> None:
+        with schema_context(customer.company.schema_name):
+            broadcasts.broadcast_chunk_send(broadcast_id=broadcast.pk, lo=delivery.pk, hi=delivery.pk + 1)
+
+    runners = [Runner(send)]
+    flushing.append(runners[0])
+    runners[0].start()
+    try:
+        assert recorded.wait(WAIT)
+        # when: the owner erases the customer meanwhile
+        runners.append(Runner(_erase(customer)))
+        runners[1].start()
+        # then: the erasure waits for the flush (no deadlock: both take the delivery rows first)
+        assert _someone_waits_for_a_lock()
+        assert runners[1].is_alive()
+        _finish(release, runners)
+        with schema_context(customer.company.schema_name):
+            done = Broadcast.objects.get(pk=broadcast.pk)
+            assert (done.status, done.remaining) == (Broadcast.Status.COMPLETED, 0)
+            sent = Delivery.objects.get(pk=delivery.pk)
+            assert (sent.status, sent.parameters) == (Delivery.Status.SENT, None)
+            # the message the flush wrote was scrubbed by the erasure that waited for it
+            assert Message.objects.get(pk=sent.message_id).text == ""
+            assert Contact.objects.get(pk=customer.contact.pk).erased_at is not None
+    finally:
+        release.set()
+        with schema_context(customer.company.schema_name):
+            Delivery.objects.filter(broadcast_id=broadcast.pk).delete()
+            Broadcast.objects.filter(pk=broadcast.pk).delete()
+            Template.objects.filter(pk=template.pk).delete()

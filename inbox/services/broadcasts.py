@@ -746,24 +746,27 @@ def _flush(
     finished = 0
     sent_before, failed_before = report.sent, report.failed
     with transaction.atomic(), connection.cursor() as cursor:
-        # The broadcast's row is the one every chunk of the run writes (`remaining`), so the
-        # common flush does not lock it up front: its last statement takes the lock, which is
-        # then held only for the commit. (Locked first, two workers' flushes ran one after the
-        # other: a third of the samples in pg_stat_activity were waits on it.) Releasing rows
-        # is the exception: whether they go back to the queue or are skipped depends on a
-        # cancel, so that decision is taken under the lock, serialised with broadcast_cancel.
+        # Lock order: this claim's delivery rows first, the broadcast's row last — the order
+        # of a claim and of an erasure (privacy._deliveries_end), so none of them deadlocks
+        # another. The broadcast's row is the one every chunk of the run writes
+        # (`remaining`), so the common flush takes it by its last statement and holds it only
+        # for the commit. (Locked first, two workers' flushes ran one after the other: a third
+        # of the samples in pg_stat_activity were waits on it.) Releasing rows is the
+        # exception: whether they go back to the queue or are skipped depends on a cancel, so
+        # the status is then read under the broadcast's lock, serialised with
+        # broadcast_cancel (which locks the broadcast, then only `queued` rows: never these).
+        finishing = [(i, SENT, w, "sent", 2, None, None, None) for i, w in zip(sent_ids, sent_wamids, strict=True)]
+        finishing += [(i, SENT, "", "unknown", 1, None, None, None) for i in unknown_ids]
+        finishing += [(i, FAILED, "", "failed", 5, code, title, detail) for i, code, title, detail in failed]
+        if finishing or released_ids:
+            cursor.execute(_HELD_SQL, {"ids": [f[0] for f in finishing] + released_ids, "token": token})
+            held_ids = {row[0] for row in cursor.fetchall()}
+            finishing = [f for f in finishing if f[0] in held_ids]
         rows = Broadcast.objects.filter(pk=broadcast.pk)
         if released_ids:
             rows = rows.select_for_update()
         status, throttled_since = rows.values_list("status", "throttled_since").get()
         held = f"d.status = {SENDING} AND d.claim_token = %(token)s"
-        finishing = [(i, SENT, w, "sent", 2, None, None, None) for i, w in zip(sent_ids, sent_wamids, strict=True)]
-        finishing += [(i, SENT, "", "unknown", 1, None, None, None) for i in unknown_ids]
-        finishing += [(i, FAILED, "", "failed", 5, code, title, detail) for i, code, title, detail in failed]
-        if finishing:
-            cursor.execute(_HELD_SQL, {"ids": [f[0] for f in finishing], "token": token})
-            held_ids = {row[0] for row in cursor.fetchall()}
-            finishing = [f for f in finishing if f[0] in held_ids]
         if finishing:
             ids = [f[0] for f in finishing]
             cursor.execute(
@@ -1037,7 +1040,19 @@ def broadcast_resume(*, broadcast: Broadcast) -> Broadcast:
 
 @transaction.atomic
 def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
-    """Stops for good: queued recipients become skipped now, sending ones within one batch."""
+    """Stops for good: queued recipients become skipped now, sending ones within one batch.
+
+    The queued rows are taken before the broadcast's row, the lock order of every path that
+    writes both (claim, flush, sweeper, erasure), so a cancel cannot deadlock a chunk; a
+    refused cancel rolls the skips back.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {DELIVERY} SET status = {SKIPPED}, skip_reason = 'cancelled', parameters = NULL "  # noqa: S608
+            f"WHERE broadcast_id = %s AND status = {QUEUED}",
+            [broadcast.pk],
+        )
+        skipped = cursor.rowcount
     broadcast = _locked(broadcast)
     active = (Broadcast.Status.DRAFT, Broadcast.Status.SCHEDULED, Broadcast.Status.RUNNING, Broadcast.Status.PAUSED)
     if broadcast.status not in active:
@@ -1046,13 +1061,6 @@ def broadcast_cancel(*, broadcast: Broadcast) -> Broadcast:
     broadcast.completed_at = timezone.now()
     broadcast.phase, broadcast.phase_until = Broadcast.Phase.NONE, None  # a canary ends with it
     broadcast.save(update_fields=["status", "completed_at", "phase", "phase_until", "updated_at"])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {DELIVERY} SET status = {SKIPPED}, skip_reason = 'cancelled' "  # noqa: S608
-            f"WHERE broadcast_id = %s AND status = {QUEUED}",
-            [broadcast.pk],
-        )
-        skipped = cursor.rowcount
     if skipped:
         _remaining_move(broadcast.pk, skipped)
     broadcast.refresh_from_db()

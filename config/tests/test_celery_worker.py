@@ -126,3 +126,35 @@ def test_worker_keeps_its_database_connection_across_tasks_and_schemas(
             Invitation.objects.filter(pk=first.pk).delete()
         with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
             Invitation.objects.filter(pk=second.pk).delete()
+
+
+@pytest.mark.worker
+def test_worker_reconnects_when_its_kept_connection_was_closed_by_the_server(
+    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+) -> None:
+    # given: the worker ran one task and keeps its connection; the server then ends it
+    alice = personas["alice"]
+    with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+        first = InvitationFactory(email="gus@acme.test", invited_by=alice.user)  # type: ignore[attr-defined]
+        second = InvitationFactory(email="hal@acme.test", invited_by=alice.user)  # type: ignore[attr-defined]
+    before = _other_backends()
+    try:
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            tasks.invitation_email_send_task.delay(first.pk)
+        assert len(_wait_for_mail(celery_worker_process)) == 1
+        kept = _other_backends() - before
+        assert len(kept) == 1
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [kept.pop()])
+        # when: the next task comes
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            tasks.invitation_email_send_task.delay(second.pk)
+        deadline = time.monotonic() + 30
+        while len(mails := _wait_for_mail(celery_worker_process)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # then: the health check found the dead connection and the task ran on a new one
+        assert len(mails) == 2, (celery_worker_process.parent / "worker.log").read_text()
+        assert "hal@acme.test" in "".join(mails)
+    finally:
+        with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
+            Invitation.objects.filter(pk__in=[first.pk, second.pk]).delete()

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.contrib.sites.shortcuts import get_current_site
 from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
 from django.http import HttpRequest
+from django.template import loader
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext, override
+from django.utils.translation import ngettext
 
+from accounts import services, tasks
 from accounts.models import Invitation, User
-from accounts.services import email_normalize
+from tenants.services import company_url
 
 
 def throttled_message(retry_after: int) -> str:
@@ -50,7 +57,7 @@ class LoginForm(AuthenticationForm):
         self.fields["username"].widget = forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
 
     def clean_username(self) -> str:
-        return email_normalize(self.cleaned_data["username"])
+        return services.email_normalize(self.cleaned_data["username"])
 
     def clean(self) -> dict[str, Any]:
         if self.retry_after:
@@ -111,7 +118,13 @@ class InvitationAcceptForm(forms.Form):
 
 
 class PasswordResetForm(DjangoPasswordResetForm):
-    """Django's reset form; the e-mail speaks the account's language when it has chosen one.
+    """Django's reset form; the e-mail is queued, and the worker mints the token and sends it.
+
+    In the request, `save()` only finds the accounts (the same query for known and unknown
+    addresses) and queues one task per account after commit, so a slow mail server never
+    makes a known address answer slower than an unknown one. The token does not cross the
+    broker: `password_reset_email_send` (in the worker) makes it and sends Django's own
+    e-mail with the templates below.
 
     Whoever asks (the account holder, or someone typing their address) reads the page in
     the browser's language; the e-mail goes to the account holder, so their profile wins.
@@ -119,20 +132,91 @@ class PasswordResetForm(DjangoPasswordResetForm):
     sends nothing.
     """
 
-    def __init__(self, *args: Any, retry_after: int = 0, **kwargs: Any) -> None:
+    subject_template_name = "emails/password-reset-subject.txt"
+    email_template_name = "emails/password-reset-body.txt"
+    html_email_template_name = "emails/password-reset-body.html"
+
+    def __init__(self, *args: Any, retry_after: int = 0, user_id: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.retry_after = retry_after
+        self.user_id = user_id
 
     def clean(self) -> dict[str, Any]:
         if self.retry_after:
             raise ValidationError(reset_throttled_message(self.retry_after), code="throttled")
         return super().clean()
 
-    def send_mail(self, *args: Any, **kwargs: Any) -> None:
-        context = kwargs.get("context") if "context" in kwargs else args[2]
-        language = getattr(context.get("user"), "language", "") or None
-        if language is None:
-            super().send_mail(*args, **kwargs)
-            return
-        with override(language):
-            super().send_mail(*args, **kwargs)
+    def get_users(self, email: str) -> Iterator[User]:
+        users = super().get_users(email)
+        if self.user_id is None:
+            return users
+        # The worker's form: only the account the task names, if it may still reset.
+        return (user for user in users if user.pk == self.user_id)
+
+    def save(  # type: ignore[override]
+        self,
+        domain_override: str | None = None,
+        use_https: bool = False,
+        request: HttpRequest | None = None,
+        **options: Any,
+    ) -> None:
+        """Queues the reset e-mail of each account with this address (none for an unknown one).
+
+        The view's other `options` (templates, token generator, extra context) are the
+        worker's business: see `password_reset_email_send`.
+        """
+        if domain_override:
+            site_name = domain = domain_override
+        else:
+            site = get_current_site(request)
+            site_name, domain = site.name, site.domain
+        for user in self.get_users(self.cleaned_data["email"]):
+            language = user.language or translation.get_language()
+            tasks.password_reset_email_send_task.delay_on_commit(user.pk, domain, site_name, use_https, language)
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        """Django's rendering, without its `except Exception: log` around the send: the worker's
+        task retries a transient mail error instead of losing the e-mail."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        body = loader.render_to_string(email_template_name, context)
+        message = EmailMultiAlternatives(subject, body, from_email, [to_email])
+        if html_email_template_name is not None:
+            message.attach_alternative(loader.render_to_string(html_email_template_name, context), "text/html")
+        message.send()
+
+
+def password_reset_email_send(
+    *, user_id: int, domain: str, site_name: str, use_https: bool, language: str | None = None
+) -> None:
+    """Mints a reset token for one account and sends Django's reset e-mail (in the worker).
+
+    Sends nothing when the account is gone, inactive or has no usable password any more.
+    Each send makes a fresh token, so a repeated delivery still sends a working link.
+    Raises what the mail backend raised (the task retries the transient errors).
+    """
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return
+    form = PasswordResetForm({"email": user.email}, user_id=user_id)
+    if not form.is_valid():
+        return
+    company = services.company_current()
+    with translation.override(language or settings.LANGUAGE_CODE):
+        DjangoPasswordResetForm.save(
+            form,
+            domain_override=domain,
+            use_https=use_https,
+            subject_template_name=form.subject_template_name,
+            email_template_name=form.email_template_name,
+            html_email_template_name=form.html_email_template_name,
+            # Links point at the company's canonical host, whatever Host header came in.
+            extra_email_context={"site_name": site_name, "company": company, "site_url": company_url(company, "")},
+        )

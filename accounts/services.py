@@ -133,7 +133,7 @@ def user_reactivate(*, actor: User, user: User) -> User:
     _owner_change_check(actor=actor, role=user.role)
     if user.is_active:
         return user
-    billing.limits_reserve(company=_company_current(), kind=billing.KIND_AGENT)
+    billing.limits_reserve(company=company_current(), kind=billing.KIND_AGENT)
     user.is_active = True
     user.deactivated_at = None
     user.save(update_fields=["is_active", "deactivated_at"])
@@ -179,7 +179,7 @@ def invitation_create(*, actor: User, email: str, role: str) -> Invitation:
     now = timezone.now()
     Invitation.objects.filter(_invitation_pending_q(), email=email).update(revoked_at=now)
     # An open invitation holds a seat: the plan's agent limit counts it (PlanLimitExceeded).
-    billing.limits_reserve(company=_company_current(), kind=billing.KIND_AGENT)
+    billing.limits_reserve(company=company_current(), kind=billing.KIND_AGENT)
     invitation = Invitation(
         email=email,
         role=role,
@@ -208,7 +208,7 @@ def invitation_email_send(*, invitation_id: int, language: str | None = None) ->
         logger.info("invitation e-mail skipped, not pending id=%s", invitation_id)
         return None
     invitation = Invitation.objects.select_related("invited_by").get(pk=invitation_id)
-    company = _company_current()
+    company = company_current()
     context = {
         "company": company,
         "invitation": invitation,
@@ -258,7 +258,7 @@ def invitation_accept(*, invitation: Invitation, name: str, password: str) -> Us
 # --- e-mail -----------------------------------------------------------------------------
 
 
-def _company_current() -> Company:
+def company_current() -> Company:
     """The company whose schema the connection is in (a worker sets the real tenant)."""
     tenant = connection.tenant
     if isinstance(tenant, Company):

@@ -24,7 +24,6 @@ from accounts import forms, selectors, services, throttle
 from accounts.errors import InvitationUnusableError
 from accounts.models import User
 from billing.errors import PlanLimitExceeded
-from tenants.services import company_url
 
 View = Callable[..., HttpResponse]
 
@@ -101,10 +100,8 @@ logout_view = auth_views.LogoutView.as_view()
 
 class PasswordResetView(auth_views.PasswordResetView):
     template_name = "accounts/password_reset_form.html"
+    # The form queues the e-mail; the worker renders and sends it (forms.password_reset_email_send).
     form_class = forms.PasswordResetForm
-    subject_template_name = "emails/password-reset-subject.txt"
-    email_template_name = "emails/password-reset-body.txt"
-    html_email_template_name = "emails/password-reset-body.html"
     success_url = reverse_lazy("password_reset_done")
     email = ""
     retry_after = 0
@@ -120,9 +117,6 @@ class PasswordResetView(auth_views.PasswordResetView):
     def form_valid(self, form: Any) -> HttpResponse:
         # Counted whether the address has an account or not: the answer is the same page.
         throttle.password_reset_record(request=self.request, email=self.email)
-        company = self.request.company  # type: ignore[attr-defined]
-        # Links point at the company's canonical host, whatever Host header came in.
-        self.extra_email_context = {"company": company, "site_url": company_url(company, "")}
         return super().form_valid(form)
 
     def form_invalid(self, form: Any) -> HttpResponse:

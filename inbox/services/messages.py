@@ -49,6 +49,7 @@ from inbox.errors import (
 )
 from inbox.models import ConsentEvent, Contact, Message, PhoneNumber, Template, Thread
 from inbox.phones import phone_from_wa_id, phone_normalize
+from inbox.providers import throttle
 from inbox.providers.base import Accepted, provider_get, template_render
 from inbox.providers.errors import (
     MARKETING_LIMIT_CODE,
@@ -604,6 +605,13 @@ def _accepted(message: Message, accepted: Accepted) -> Message:
     return message
 
 
+def _number_rate(phone_number: PhoneNumber) -> float:
+    """The number's messages per second, as broadcasts pace it (BROADCAST_NUMBER_RATE[S])."""
+    from inbox.services import broadcasts  # here: broadcasts imports tasks, which imports this module
+
+    return broadcasts.number_rate(phone_number)
+
+
 def message_deliver(*, message_id: int, final_attempt: bool = False) -> Message | None:
     """Sends a queued message through the provider; None when it was not queued.
 
@@ -622,6 +630,9 @@ def message_deliver(*, message_id: int, final_attempt: bool = False) -> Message 
     if message.type != Message.Type.TEMPLATE and not threads.window_is_open(message.thread):
         closed = ProviderError(code=WINDOW_CLOSED_CODE, detail="The window closed before the message could be sent.")
         return _fail(message, closed)
+    # Counted against the number's send rate ahead of any broadcast: never waits (docs/broadcasts.md).
+    number = message.thread.phone_number
+    throttle.number_take_priority(phone_number_id=number.phone_number_id, rate=_number_rate(number))
     try:
         accepted = provider_get().send(message)
     except ProviderOutcomeUnknownError as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from email import message_from_string
 from pathlib import Path
@@ -14,49 +13,22 @@ from django_tenants.utils import schema_context
 from accounts import tasks
 from accounts.models import Invitation
 from accounts.tests.factories import InvitationFactory
-from config.tests.workers import worker_start, worker_stop
+from config.tests.workers import mail_worker, mails_wait
+from inbox.tests.browser import committed_db  # noqa: F401 - fixture
 
 
 @pytest.fixture
 def celery_worker_process(tmp_path: Path, personas: object) -> Iterator[Path]:
     """Starts `celery worker` on this session's queues and test database; yields its mail folder."""
-    mail_dir = tmp_path / "mail"
-    process = worker_start(
-        tmp_path / "worker.log",
-        env={
-            "TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-            "EMAIL_FILE_PATH": str(mail_dir),
-        },
-    )
-    try:
-        yield mail_dir
-    finally:
-        worker_stop(process)
-
-
-@pytest.fixture
-def committed_db(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[None]:
-    """Database access in autocommit, so a worker process sees the rows; the test cleans up."""
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        connection.set_schema_to_public()
-        yield
-        connection.set_schema_to_public()
-
-
-def _wait_for_mail(mail_dir: Path, timeout: float = 30.0) -> list[str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        files = sorted(mail_dir.glob("*.log")) if mail_dir.exists() else []
-        if files:
-            time.sleep(0.2)  # let the backend finish writing
-            return [f.read_text() for f in files]
-        time.sleep(0.1)
-    return []
+    with mail_worker(tmp_path) as folder:
+        yield folder
 
 
 @pytest.mark.worker
 def test_task_sent_from_company_a_runs_in_a_schema(
-    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+    committed_db: None,  # noqa: F811
+    personas: dict[str, object],
+    celery_worker_process: Path,
 ) -> None:
     # given: an invitation in A and a decoy with the same id in B
     alice, charlie = personas["alice"], personas["charlie"]
@@ -68,7 +40,7 @@ def test_task_sent_from_company_a_runs_in_a_schema(
         # when: the task is sent while the connection is in A's schema
         with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
             tasks.invitation_email_send_task.delay(invitation.pk)
-        mails = _wait_for_mail(celery_worker_process)
+        mails = mails_wait(celery_worker_process)
         # then: the worker found A's invitation, not B's decoy, and linked to A's host
         assert len(mails) == 1, (celery_worker_process.parent / "worker.log").read_text()
         message = message_from_string(mails[0].split("\n-------", 1)[0])
@@ -94,7 +66,9 @@ def _other_backends() -> set[int]:
 
 @pytest.mark.worker
 def test_worker_keeps_its_database_connection_across_tasks_and_schemas(
-    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+    committed_db: None,  # noqa: F811
+    personas: dict[str, object],
+    celery_worker_process: Path,
 ) -> None:
     # given: an invitation in A and one in B
     alice, charlie = personas["alice"], personas["charlie"]
@@ -107,13 +81,11 @@ def test_worker_keeps_its_database_connection_across_tasks_and_schemas(
         # when: A's task, then B's
         with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
             tasks.invitation_email_send_task.delay(first.pk)
-        assert len(_wait_for_mail(celery_worker_process)) == 1
+        assert len(mails_wait(celery_worker_process)) == 1
         after_first = _other_backends() - before
         with schema_context(charlie.company.schema_name):  # type: ignore[attr-defined]
             tasks.invitation_email_send_task.delay(second.pk)
-        deadline = time.monotonic() + 30
-        while len(mails := _wait_for_mail(celery_worker_process)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        mails = mails_wait(celery_worker_process, count=2)
         after_second = _other_backends() - before
         # then: one connection, opened by the first task, served the second in B's schema
         assert len(after_first) == 1, (celery_worker_process.parent / "worker.log").read_text()
@@ -130,7 +102,9 @@ def test_worker_keeps_its_database_connection_across_tasks_and_schemas(
 
 @pytest.mark.worker
 def test_worker_reconnects_when_its_kept_connection_was_closed_by_the_server(
-    committed_db: None, personas: dict[str, object], celery_worker_process: Path
+    committed_db: None,  # noqa: F811
+    personas: dict[str, object],
+    celery_worker_process: Path,
 ) -> None:
     # given: the worker ran one task and keeps its connection; the server then ends it
     alice = personas["alice"]
@@ -141,7 +115,7 @@ def test_worker_reconnects_when_its_kept_connection_was_closed_by_the_server(
     try:
         with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
             tasks.invitation_email_send_task.delay(first.pk)
-        assert len(_wait_for_mail(celery_worker_process)) == 1
+        assert len(mails_wait(celery_worker_process)) == 1
         kept = _other_backends() - before
         assert len(kept) == 1
         with connection.cursor() as cursor:
@@ -149,9 +123,7 @@ def test_worker_reconnects_when_its_kept_connection_was_closed_by_the_server(
         # when: the next task comes
         with schema_context(alice.company.schema_name):  # type: ignore[attr-defined]
             tasks.invitation_email_send_task.delay(second.pk)
-        deadline = time.monotonic() + 30
-        while len(mails := _wait_for_mail(celery_worker_process)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        mails = mails_wait(celery_worker_process, count=2)
         # then: the health check found the dead connection and the task ran on a new one
         assert len(mails) == 2, (celery_worker_process.parent / "worker.log").read_text()
         assert "hal@acme.test" in "".join(mails)

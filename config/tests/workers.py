@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -69,3 +71,29 @@ def worker_stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+@contextmanager
+def mail_worker(tmp_path: Path) -> Iterator[Path]:
+    """A `celery worker` (worker_start) whose e-mails land as files; yields their folder."""
+    folder = tmp_path / "mail"
+    process = worker_start(
+        tmp_path / "worker.log",
+        env={"TEST_EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend", "EMAIL_FILE_PATH": str(folder)},
+    )
+    try:
+        yield folder
+    finally:
+        worker_stop(process)
+
+
+def mails_wait(folder: Path, count: int = 1, timeout: float = 30.0) -> list[str]:
+    """The e-mails in `folder` once there are `count` (or what is there after `timeout`)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = sorted(folder.glob("*.log")) if folder.exists() else []
+        if len(files) >= count:
+            time.sleep(0.2)  # let the backend finish writing
+            return [f.read_text() for f in sorted(folder.glob("*.log"))]
+        time.sleep(0.1)
+    return [f.read_text() for f in sorted(folder.glob("*.log"))] if folder.exists() else []

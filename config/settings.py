@@ -343,6 +343,9 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# Days a processed inbound webhook body is kept for reprocessing (tenants/inbound.py
+# provider_events_purge); the messages it carried live on in the companies' tables.
+PROVIDER_EVENT_RETENTION_DAYS = envint("PROVIDER_EVENT_RETENTION_DAYS", 30)
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-fill": {"task": "tenants.tasks.tenant_pool_fill_task", "schedule": 60.0},
     # Inbound webhook bodies stored while the broker was unreachable.
@@ -350,6 +353,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.provider_events_requeue_task",
         "schedule": 300.0,
         "options": {"expires": 290},
+    },
+    # Processed inbound webhook bodies past PROVIDER_EVENT_RETENTION_DAYS.
+    "provider-events-purge": {
+        "task": "tenants.tasks.provider_events_purge_task",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
     },
     # Outgoing webhook retries and attempts whose worker died (claimed in the database).
     "webhook-events-dispatch": {

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -439,3 +440,29 @@ def provider_events_requeue(*, older_than_seconds: int = 300, limit: int = 1000)
     for event_id in ids:
         tasks.provider_event_process_task.delay_on_commit(event_id)
     return len(ids)
+
+
+def provider_events_purge(*, now: datetime | None = None, batch: int = 5000) -> int:
+    """Deletes stored webhook bodies processed more than PROVIDER_EVENT_RETENTION_DAYS ago.
+
+    The raw bodies hold customers' messages, so they are kept only as long as they may be
+    needed to reprocess (a bug found, a company's backfill), not for ever; their content
+    lives on in the companies' own tables, under each company's retention. A body never
+    processed is kept whatever its age (the requeue task still owes it a run). Deleted in
+    batches of `batch` rows by primary key, each its own statement, so no long lock and no
+    huge transaction. Returns how many were deleted.
+    """
+    days = int(settings.PROVIDER_EVENT_RETENTION_DAYS)
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    deleted = 0
+    while True:
+        ids = list(
+            ProviderEvent.objects.filter(received_at__lt=cutoff, processed_at__isnull=False)
+            .order_by("id")
+            .values_list("id", flat=True)[:batch]
+        )
+        if not ids:
+            return deleted
+        deleted += ProviderEvent.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            return deleted

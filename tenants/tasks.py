@@ -34,6 +34,12 @@ def provider_events_requeue_task() -> None:
     inbound.provider_events_requeue()
 
 
+@shared_task(ignore_result=True)
+def provider_events_purge_task() -> None:
+    """Beat: deletes processed webhook bodies past PROVIDER_EVENT_RETENTION_DAYS."""
+    inbound.provider_events_purge()
+
+
 # --- per-company periodic work -------------------------------------------------------------
 
 

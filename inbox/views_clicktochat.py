@@ -70,23 +70,30 @@ def _download(body: bytes, content_type: str, filename: str, request: HttpReques
     return response
 
 
+def _qr(request: HttpRequest, public_id: str, *, kind: str) -> HttpResponse:
+    """The number's QR code as `kind` (svg or png); a bad prefilled text is 400."""
+    number = _number(request, public_id)
+    draw, content_type = QR_FORMATS[kind]
+    try:
+        body = draw(phone_number=number, text=_text(request))
+    except ValidationError:
+        return HttpResponse(status=400)
+    return _download(body, content_type, f"whatsapp-qr.{kind}", request)
+
+
+QR_FORMATS = {
+    "svg": (clicktochat.clicktochat_qr_svg, "image/svg+xml"),
+    "png": (clicktochat.clicktochat_qr_png, "image/png"),
+}
+
+
 @require_GET
 @team_manager_required
 def settings_number_qr_svg(request: HttpRequest, public_id: str) -> HttpResponse:
-    number = _number(request, public_id)
-    try:
-        body = clicktochat.clicktochat_qr_svg(phone_number=number, text=_text(request))
-    except ValidationError:
-        return HttpResponse(status=400)
-    return _download(body, "image/svg+xml", "whatsapp-qr.svg", request)
+    return _qr(request, public_id, kind="svg")
 
 
 @require_GET
 @team_manager_required
 def settings_number_qr_png(request: HttpRequest, public_id: str) -> HttpResponse:
-    number = _number(request, public_id)
-    try:
-        body = clicktochat.clicktochat_qr_png(phone_number=number, text=_text(request))
-    except ValidationError:
-        return HttpResponse(status=400)
-    return _download(body, "image/png", "whatsapp-qr.png", request)
+    return _qr(request, public_id, kind="png")

@@ -86,41 +86,30 @@ class ClickToChatApi(APIView):
         )
 
 
-class ClickToChatSvgApi(APIView):
-    renderer_classes = [renderers.JSONRenderer, _SvgRenderer]
+def _qr_api(kind: str, content_type: str, renderer: type[renderers.BaseRenderer], draw: Any) -> type[APIView]:
+    """The QR code endpoint for one image format (`kind`: svg or png)."""
 
-    @extend_schema(
-        operation_id="phone_numbers_click_to_chat_svg",
-        summary="Click-to-chat QR code (SVG)",
-        parameters=[TEXT_PARAMETER],
-        responses={
-            (200, "image/svg+xml"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The QR code."),
-            **error_responses(400, 401, 403, 404, 429),
-        },
-    )
-    def get(self, request: Request, id: uuid.UUID) -> HttpResponse:
-        number, text = _number_and_text(request, id)
-        body = clicktochat.clicktochat_qr_svg(phone_number=number, text=text)
-        response = HttpResponse(body, content_type="image/svg+xml")
-        response["Content-Disposition"] = 'inline; filename="whatsapp-qr.svg"'
-        return response
+    class QrApi(APIView):
+        renderer_classes = [renderers.JSONRenderer, renderer]
+
+        @extend_schema(
+            operation_id=f"phone_numbers_click_to_chat_{kind}",
+            summary=f"Click-to-chat QR code ({kind.upper()})",
+            parameters=[TEXT_PARAMETER],
+            responses={
+                (200, content_type): OpenApiResponse(response=OpenApiTypes.BINARY, description="The QR code."),
+                **error_responses(400, 401, 403, 404, 429),
+            },
+        )
+        def get(self, request: Request, id: uuid.UUID) -> HttpResponse:
+            number, text = _number_and_text(request, id)
+            response = HttpResponse(draw(phone_number=number, text=text), content_type=content_type)
+            response["Content-Disposition"] = f'inline; filename="whatsapp-qr.{kind}"'
+            return response
+
+    QrApi.__name__ = QrApi.__qualname__ = f"ClickToChat{kind.capitalize()}Api"
+    return QrApi
 
 
-class ClickToChatPngApi(APIView):
-    renderer_classes = [renderers.JSONRenderer, _PngRenderer]
-
-    @extend_schema(
-        operation_id="phone_numbers_click_to_chat_png",
-        summary="Click-to-chat QR code (PNG)",
-        parameters=[TEXT_PARAMETER],
-        responses={
-            (200, "image/png"): OpenApiResponse(response=OpenApiTypes.BINARY, description="The QR code."),
-            **error_responses(400, 401, 403, 404, 429),
-        },
-    )
-    def get(self, request: Request, id: uuid.UUID) -> HttpResponse:
-        number, text = _number_and_text(request, id)
-        body = clicktochat.clicktochat_qr_png(phone_number=number, text=text)
-        response = HttpResponse(body, content_type="image/png")
-        response["Content-Disposition"] = 'inline; filename="whatsapp-qr.png"'
-        return response
+ClickToChatSvgApi = _qr_api("svg", "image/svg+xml", _SvgRenderer, clicktochat.clicktochat_qr_svg)
+ClickToChatPngApi = _qr_api("png", "image/png", _PngRenderer, clicktochat.clicktochat_qr_png)

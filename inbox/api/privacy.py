@@ -112,6 +112,20 @@ class ContactEraseApi(APIView):
         return Response(_erasure_data(log))
 
 
+def _merged(request: Request, id: uuid.UUID, *, get: Any, merge: Any, data: Any) -> Response:
+    """Both merge endpoints: `from` (a contact or thread, like `id`) into `id`; a refused
+    merge is 409 `conflict`, and the answer is the survivor as it is now."""
+    into = get(public_id=id)
+    serializer = MergeInput(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    source = get(public_id=serializer.validated_data["from"])
+    try:
+        merge(into=into, source=source, actor=request.user)
+    except ValidationError as exc:
+        raise ApiError(409, "conflict", exc.messages[0]) from exc
+    return Response(data(get(public_id=id)))
+
+
 class ContactMergeApi(APIView):
     @extend_schema(
         operation_id="contacts_merge",
@@ -126,15 +140,8 @@ class ContactMergeApi(APIView):
     )
     @idempotency.idempotent
     def post(self, request: Request, id: uuid.UUID) -> Response:
-        contact = selectors.contact_get(public_id=id)
-        serializer = MergeInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        source = selectors.contact_get(public_id=serializer.validated_data["from"])
-        try:
-            merge.contact_merge(into=contact, source=source, actor=request.user)
-        except ValidationError as exc:
-            raise ApiError(409, "conflict", exc.messages[0]) from exc
-        return Response(representations.contact_data(selectors.contact_get(public_id=id)))
+        return _merged(request, id, get=selectors.contact_get, merge=merge.contact_merge,
+                       data=representations.contact_data)  # fmt: skip
 
 
 class ThreadMergeApi(APIView):
@@ -148,15 +155,8 @@ class ThreadMergeApi(APIView):
     )
     @idempotency.idempotent
     def post(self, request: Request, id: uuid.UUID) -> Response:
-        thread = selectors.thread_get(public_id=id)
-        serializer = MergeInput(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        source = selectors.thread_get(public_id=serializer.validated_data["from"])
-        try:
-            merge.thread_merge(into=thread, source=source, actor=request.user)
-        except ValidationError as exc:
-            raise ApiError(409, "conflict", exc.messages[0]) from exc
-        return Response(representations.thread_data(selectors.thread_get(public_id=id)))
+        return _merged(request, id, get=selectors.thread_get, merge=merge.thread_merge,
+                       data=representations.thread_data)  # fmt: skip
 
 
 @extend_schema_serializer(component_name="PrivacySettings")

@@ -10,7 +10,7 @@ a PrivacyLog row, which the surviving thread's timeline shows as "Merged from â€
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -74,17 +74,27 @@ def _move_thread_content(*, into: Thread, source: Thread) -> dict[str, int]:
     return counts
 
 
+M = TypeVar("M", Contact, Thread)
+
+
+def _pair_locked(into: M, source: M, *, itself: Any, gone: Any) -> tuple[M, M]:
+    """Both rows (threads or contacts), locked in pk order so two merges of the same pair
+    cannot deadlock, as they are now. ValidationError for a row with itself or one gone."""
+    if into.pk == source.pk:
+        raise ValidationError({"from": [itself]})
+    rows = type(into).objects.select_for_update().filter(pk__in=[into.pk, source.pk]).order_by("pk")
+    locked = {row.pk: row for row in rows}
+    if len(locked) != 2:
+        raise ValidationError({"from": [gone]})
+    return locked[into.pk], locked[source.pk]
+
+
 @transaction.atomic
 def thread_merge(*, into: Thread, source: Thread, actor: Any) -> PrivacyLog:
     """Merges `source` into `into` (both of this company); `source` is deleted."""
     require_manager(actor, message=str(MERGE_NOT_ALLOWED))
-    if into.pk == source.pk:
-        raise ValidationError({"from": [_("A thread cannot be merged with itself.")]})
-    # Lock both in pk order, so two merges of the same pair cannot deadlock.
-    locked = {t.pk: t for t in Thread.objects.select_for_update().filter(pk__in=[into.pk, source.pk]).order_by("pk")}
-    if len(locked) != 2:
-        raise ValidationError({"from": [_("That thread no longer exists.")]})
-    into, source = locked[into.pk], locked[source.pk]
+    into, source = _pair_locked(into, source, itself=_("A thread cannot be merged with itself."),
+                                gone=_("That thread no longer exists."))  # fmt: skip
     label = _thread_label(source)
     source_public_id = source.public_id
     counts = _move_thread_content(into=into, source=source)
@@ -185,12 +195,8 @@ def contact_merge(*, into: Contact, source: Contact, actor: Any) -> PrivacyLog:
     empty. The merged contact's phone is kept as the attribute `merged_phone` (`_2`, â€¦).
     """
     require_manager(actor, message=str(MERGE_NOT_ALLOWED))
-    if into.pk == source.pk:
-        raise ValidationError({"from": [_("A contact cannot be merged with itself.")]})
-    locked = {c.pk: c for c in Contact.objects.select_for_update().filter(pk__in=[into.pk, source.pk]).order_by("pk")}
-    if len(locked) != 2:
-        raise ValidationError({"from": [_("That contact no longer exists.")]})
-    into, source = locked[into.pk], locked[source.pk]
+    into, source = _pair_locked(into, source, itself=_("A contact cannot be merged with itself."),
+                                gone=_("That contact no longer exists."))  # fmt: skip
     if into.erased_at or source.erased_at:
         raise ValidationError({"from": [_("An erased contact cannot be merged.")]})
     label = source.display_name[:200]

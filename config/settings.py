@@ -206,6 +206,9 @@ CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
 # Celery's Django fixup closes the database connections around every task unless this is
 # set; config/celery.py recycles them by CONN_MAX_AGE instead, as requests do.
 CELERY_DB_REUSE_MAX = 10**9
+# The first threshold of CPython's garbage collector in web and worker processes, which
+# also freeze what they hold once loaded (config/runtime.py); 0 keeps Python's 700.
+GC_THRESHOLD = envint("GC_THRESHOLD", 10_000)
 CELERY_BEAT_SCHEDULE_FILENAME = env("CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / ".data" / "celerybeat-schedule"))
 
 # --- auth -------------------------------------------------------------------------------

@@ -29,10 +29,13 @@ import queue
 import random
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
@@ -465,6 +468,27 @@ class ChunkReport:
     retry_in: float | None = None  # seconds until the range's next retry is due
 
 
+@contextmanager
+def _bound_cursor() -> Iterator[Any]:
+    """A cursor of the current connection whose parameters PostgreSQL binds.
+
+    Django's psycopg cursors bind client-side: every parameter is quoted into the SQL text
+    in Python. A chunk's statements carry arrays of 250-500 values (thirteen of them in a
+    flush), and quoting them was two fifths of a chunk task's own CPU (py-spy). Written
+    `%(name)b`, they travel as binary parameters instead, at a fifth of the cost. The
+    cursor runs in the same connection and transaction, through Django's wrapper (query
+    logging, execute wrappers), and never prepares statements: a pooler in transaction
+    mode stays possible.
+    """
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+    try:
+        yield cursor
+    finally:
+        raw.close()
+
+
 def _claim(broadcast: Broadcast, lo: int, hi: int, token: int) -> list[tuple[int, int, int, int | None, str]]:
     """Claims the range's due queued rows → sending (or skipped when consent changed).
 
@@ -539,9 +563,9 @@ def _threads_prepare(broadcast: Broadcast, previews: dict[int, str]) -> tuple[di
     """
     pn = broadcast.phone_number_id
     contact_ids = list(previews)
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(
-            f"""WITH c AS (SELECT * FROM unnest(%(cids)s::bigint[], %(texts)s::text[]) AS c(cid, text)),
+            f"""WITH c AS (SELECT * FROM unnest(%(cids)b::bigint[], %(texts)b::text[]) AS c(cid, text)),
                 made AS (
                   INSERT INTO {THREAD} (public_id, contact_id, phone_number_id, status, last_message_preview,
                       unread_count, created_at, updated_at, last_message_at)
@@ -565,7 +589,7 @@ def _threads_prepare(broadcast: Broadcast, previews: dict[int, str]) -> tuple[di
         missing = [c for c in contact_ids if c not in found]
         if missing:  # made by a concurrent transaction after this statement's snapshot
             cursor.execute(
-                f"SELECT contact_id, id FROM {THREAD} WHERE contact_id = ANY(%s) AND phone_number_id = %s",  # noqa: S608
+                f"SELECT contact_id, id FROM {THREAD} WHERE contact_id = ANY(%b) AND phone_number_id = %s",  # noqa: S608
                 [missing, pn],
             )
             found.update(cursor.fetchall())
@@ -577,9 +601,9 @@ def _personal_parameters(broadcast: Broadcast, delivery_ids: list[int]) -> dict[
     when the broadcast's parameters name contact fields or CSV columns; {} otherwise."""
     if not selectors.parameters_are_personal(broadcast.template_parameters):
         return {}
-    with connection.cursor() as cursor:
+    with _bound_cursor() as cursor:
         cursor.execute(
-            f"SELECT id, parameters FROM {DELIVERY} WHERE id = ANY(%s) AND parameters IS NOT NULL",  # noqa: S608
+            f"SELECT id, parameters FROM {DELIVERY} WHERE id = ANY(%b) AND parameters IS NOT NULL",  # noqa: S608
             [delivery_ids],
         )
         # Django's psycopg setup hands jsonb over as text (JSONField decodes it itself).
@@ -621,16 +645,16 @@ def _chunk_prepare(broadcast: Broadcast, sending: list[tuple[int, int]], link: d
 # on a data-modifying CTE, whose row estimates (1) made PostgreSQL compare every row with
 # every row.
 _HELD_SQL = f"""
-    SELECT id FROM {DELIVERY} WHERE id = ANY(%(ids)s) AND status = {SENDING} AND claim_token = %(token)s
+    SELECT id FROM {DELIVERY} WHERE id = ANY(%(ids)b) AND status = {SENDING} AND claim_token = %(token)s
     FOR UPDATE
 """  # noqa: S608 - table names and constants only
 _FINISH_SQL = f"""
     WITH u AS MATERIALIZED (
       SELECT u.*, nextval((SELECT pg_get_serial_sequence('{MESSAGE}', 'id'))::regclass) AS mid
-      FROM unnest(%(ids)s::bigint[], %(dstatus)s::smallint[], %(tids)s::bigint[], %(pubs)s::uuid[],
-                  %(wamids)s::text[], %(mstatus)s::text[], %(ranks)s::smallint[], %(codes)s::int[],
-                  %(titles)s::text[], %(details)s::text[], %(texts)s::text[], %(params)s::text[],
-                  %(bumps)s::boolean[])
+      FROM unnest(%(ids)b::bigint[], %(dstatus)b::smallint[], %(tids)b::bigint[], %(pubs)b::uuid[],
+                  %(wamids)b::text[], %(mstatus)b::text[], %(ranks)b::smallint[], %(codes)b::int[],
+                  %(titles)b::text[], %(details)b::text[], %(texts)b::text[], %(params)b::text[],
+                  %(bumps)b::boolean[])
         AS u(id, dstatus, tid, pub, wamid, mstatus, mrank, code, title, detail, text, params, bump)
     ),
     msg AS (
@@ -745,7 +769,7 @@ def _flush(
             released_ids.append(r.delivery_id)
     finished = 0
     sent_before, failed_before = report.sent, report.failed
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor, _bound_cursor() as bound:
         # Lock order: this claim's delivery rows first, the broadcast's row last — the order
         # of a claim and of an erasure (privacy._deliveries_end), so none of them deadlocks
         # another. The broadcast's row is the one every chunk of the run writes
@@ -759,8 +783,8 @@ def _flush(
         finishing += [(i, SENT, "", "unknown", 1, None, None, None) for i in unknown_ids]
         finishing += [(i, FAILED, "", "failed", 5, code, title, detail) for i, code, title, detail in failed]
         if finishing or released_ids:
-            cursor.execute(_HELD_SQL, {"ids": [f[0] for f in finishing] + released_ids, "token": token})
-            held_ids = {row[0] for row in cursor.fetchall()}
+            bound.execute(_HELD_SQL, {"ids": [f[0] for f in finishing] + released_ids, "token": token})
+            held_ids = {row[0] for row in bound.fetchall()}
             finishing = [f for f in finishing if f[0] in held_ids]
         rows = Broadcast.objects.filter(pk=broadcast.pk)
         if released_ids:
@@ -769,7 +793,7 @@ def _flush(
         held = f"d.status = {SENDING} AND d.claim_token = %(token)s"
         if finishing:
             ids = [f[0] for f in finishing]
-            cursor.execute(
+            bound.execute(
                 _FINISH_SQL,
                 {
                     "ids": ids,
@@ -793,7 +817,7 @@ def _flush(
                     "si": chunk.identity,
                 },
             )
-            moved, n_failed = cursor.fetchone()
+            moved, n_failed = bound.fetchone()
             report.sent += moved
             report.failed += n_failed
             finished += moved + n_failed

@@ -35,6 +35,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from django.conf import settings
 
 from inbox.providers import throttle
@@ -270,8 +271,6 @@ class CloudBulkSender(BulkSender):
         self._session = None
 
     async def _prepare(self, job: BulkJob) -> None:
-        import aiohttp
-
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=30, ttl_dns_cache=300)
             self._session = aiohttp.ClientSession(connector=connector, json_serialize=json.dumps)
@@ -283,23 +282,23 @@ class CloudBulkSender(BulkSender):
             "Authorization": f"Bearer {job.access_token}",
             "Content-Type": "application/json",
         }
+        seconds = float(getattr(settings, "WHATSAPP_HTTP_TIMEOUT", 15.0))
+        job._timeout = aiohttp.ClientTimeout(total=seconds, sock_connect=min(5.0, seconds))  # type: ignore[attr-defined]
 
     async def _send(self, job: BulkJob, item: BulkItem) -> BulkResult:
-        import aiohttp
-
+        # Per request only what differs: the body. URL, headers and timeout are the job's
+        # (_prepare); a settings lookup or a ClientTimeout per request showed in profiles.
         if item.body_parameters is not None:
             body = _item_body(job.body_template, item)
         else:
             head, middle, tail = job._parts  # type: ignore[attr-defined]
             body = b"".join((head, json.dumps(item.to).encode(), middle, json.dumps(item.callback_data).encode(), tail))
-        seconds = float(getattr(settings, "WHATSAPP_HTTP_TIMEOUT", 15.0))
-        timeout = aiohttp.ClientTimeout(total=seconds, sock_connect=min(5.0, seconds))
         try:
             async with self._session.post(
                 job._url,  # type: ignore[attr-defined]
                 data=body,
                 headers=job._headers,  # type: ignore[attr-defined]
-                timeout=timeout,
+                timeout=job._timeout,  # type: ignore[attr-defined]
             ) as response:
                 status = response.status
                 raw = await response.read()

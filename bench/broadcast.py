@@ -8,7 +8,8 @@ with N opted-in contacts, starts W `celery worker -P solo` processes pointed at 
 - the snapshot (`broadcast_start`: one INSERT … SELECT into Delivery rows);
 - start → completed, as msgs/s; lost/duplicates counted by the sink per recipient;
 - the workers' peak RSS (VmHWM);
-- the raw limit: a bare aiohttp+uvloop client posting the same bodies to the same sink;
+- the raw limit: a bare aiohttp+uvloop client posting the same bodies to the same sink
+  (the best of three runs);
 - a second broadcast with the sink answering after 200 ms.
 
 Targets (issue #4, 2 cores): ≥ 5,000 msgs/s, ratio ≥ 0.5, 1M snapshot ≤ 5 s, worker RSS
@@ -300,8 +301,11 @@ def main() -> None:
     try:
         main_run = _run_broadcast(company.schema_name, "main", sink_url, args.workers, args.concurrency)
         print(f"main run: {main_run}", file=sys.stderr)
-        raw = _raw_limit(sink_url, min(args.recipients, 100_000), args.concurrency)
-        print(f"raw limit: {raw:.0f} msgs/s", file=sys.stderr)
+        # The best of three: a shared machine has slow spells, and one landing on the raw run
+        # alone would flatter the ratio.
+        raws = [_raw_limit(sink_url, min(args.recipients, 50_000), args.concurrency) for _ in range(3)]
+        raw = max(raws)
+        print(f"raw limit: {raw:.0f} msgs/s (runs: {', '.join(f'{r:.0f}' for r in raws)})", file=sys.stderr)
     finally:
         sink.terminate()
     slow_sink, slow_url = _sink(200)

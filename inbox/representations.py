@@ -144,7 +144,7 @@ def message_data(message: Message) -> dict[str, Any]:
             "filename": message.media_filename,
             "caption": message.text if message.type in (Message.Type.IMAGE, Message.Type.DOCUMENT) else "",
             "status": message.media_status or None,
-            "url": message.media_file.url if message.media_file else None,
+            "url": _media_url(message.media_file.name, message.direction, (message.payload or {}).get("link")),
         }
     sender = message.sent_by
     return {
@@ -182,6 +182,7 @@ MESSAGE_ROW_FIELDS = (
     "media_status",
     "media_mime_type",
     "media_filename",
+    "payload__link",  # only the link of an outbound media message, not the whole payload
     "status",
     "error_code",
     "error_title",
@@ -217,7 +218,7 @@ def message_row_data(row: dict[str, Any]) -> dict[str, Any]:
             "filename": row["media_filename"],
             "caption": row["text"] if kind in (Message.Type.IMAGE, Message.Type.DOCUMENT) else "",
             "status": row["media_status"] or None,
-            "url": _media_storage().url(row["media_file"]) if row["media_file"] else None,
+            "url": _media_url(row["media_file"], row["direction"], row["payload__link"]),
         }
     sender_id = row["sent_by__public_id"]
     sender = {"id": str(sender_id), "name": row["sent_by__name"] or row["sent_by__email"]} if sender_id else None
@@ -237,6 +238,16 @@ def message_row_data(row: dict[str, Any]) -> dict[str, Any]:
         "status_at": iso(row["status_at"]),
         "send_at": iso(row["send_at"]),
     }
+
+
+def _media_url(file_name: str | None, direction: str, link: Any) -> str | None:
+    """Our stored file's URL; else, for an outbound message sent by URL, that URL (the send's
+    `media.url`, kept in its payload as `link`); else None (e.g. a download still pending)."""
+    if file_name:
+        return str(_media_storage().url(file_name))
+    if direction == Message.Direction.OUTBOUND and isinstance(link, str) and link:
+        return link
+    return None
 
 
 def _media_storage() -> Any:

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
+from rest_framework.exceptions import MethodNotAllowed
 
 from accounts.models import User
 from config.api import error_body
@@ -105,9 +106,16 @@ def _verify_throttled(request: HttpRequest) -> HttpResponse | None:
 
 
 @never_cache
-@require_GET
 def verify_api(request: HttpRequest) -> HttpResponse:
-    """GET /api/public/verify?phone=<E.164>[&token=]: is this number a verified company's?"""
+    """GET /api/public/verify?phone=<E.164>[&token=]: is this number a verified company's?
+
+    Another method answers 405 in the API's error envelope (not `require_GET`'s empty body).
+    """
+    if request.method != "GET":
+        message = str(MethodNotAllowed(request.method or "").detail)  # the words of the REST API's 405
+        response = JsonResponse(error_body("method_not_allowed", message), status=405)
+        response["Allow"] = "GET"
+        return response
     throttled = _verify_throttled(request)
     if throttled is not None:
         return throttled

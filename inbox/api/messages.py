@@ -24,7 +24,10 @@ from inbox.services import messages, scheduled
 
 RECIPIENT_ONE = _("Give exactly one recipient: `thread`, `contact` or `to`.")
 FROM_UNKNOWN = _("No connected number of this company has this id.")
-FROM_WITH_THREAD = _("A thread is bound to its number; leave `from` out when sending to a thread.")
+FROM_NOT_THREADS = _(
+    "This thread is bound to another of the company's numbers; give the thread's own number as `from`, or leave "
+    "`from` out."
+)
 UPLOADS_UNAVAILABLE = _("Media uploads are not available yet; give the file's `url`.")
 BODY_FOR_TYPE = _("A {type} message needs `{field}`.")
 SEND_LATER_TYPES = _("Only a text or a template can be sent later.")
@@ -73,7 +76,11 @@ class MessageSendApi(APIView):
             required=False, max_length=32, help_text="Send to this E.164 number; a contact is made if needed."
         )
         from_ = serializers.UUIDField(
-            required=False, help_text="The phone number's id to send from; default: the company's first number."
+            required=False,
+            help_text=(
+                "The phone number's id to send from; default: the company's first number. With `thread` it may "
+                "only be the thread's own number (another one answers 400 `invalid`)."
+            ),
         )
         type = serializers.ChoiceField(choices=["text", "template", "image", "document"])
         text = serializers.CharField(required=False, max_length=4096, help_text="For `text`.")
@@ -103,8 +110,6 @@ class MessageSendApi(APIView):
             recipients = [name for name in ("thread", "contact", "to") if name in attrs]
             if len(recipients) != 1:
                 raise serializers.ValidationError({"non_field_errors": [RECIPIENT_ONE]})
-            if "thread" in attrs and "from" in attrs:
-                raise serializers.ValidationError({"from": [FROM_WITH_THREAD]})
             needed = {"text": "text", "template": "template", "image": "media", "document": "media"}[attrs["type"]]
             if needed not in attrs:
                 raise serializers.ValidationError({needed: [BODY_FOR_TYPE.format(type=attrs["type"], field=needed)]})
@@ -144,6 +149,11 @@ class MessageSendApi(APIView):
                 phone_number = selectors.phone_number_get_connected(company=request.tenant, public_id=data["from"])  # type: ignore[attr-defined]  # set by the tenant middleware
             except Http404:
                 raise serializers.ValidationError({"from": [FROM_UNKNOWN]}) from None
+            if thread is not None:
+                # A thread is bound to its number: `from` may only name that one.
+                if thread.phone_number_id != phone_number.pk:
+                    raise serializers.ValidationError({"from": [FROM_NOT_THREADS]})
+                phone_number = None
         media = data.get("media") or {}
         template = data.get("template")
         if "send_at" in data:

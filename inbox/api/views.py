@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from config.api import error_responses
 from inbox.api.auth import request_api_key
 from tenants.models import Company
+from tenants.selectors import company_is_verified
 
 
 class MeApi(APIView):
@@ -25,12 +26,15 @@ class MeApi(APIView):
             slug = serializers.SlugField()
             name = serializers.CharField()
             plan = serializers.CharField(source="plan.code", help_text="`free` or `enterprise`.")
-            verified = serializers.SerializerMethodField(help_text="Whether the business verification passed.")
+            verified = serializers.SerializerMethodField(
+                help_text=(
+                    "Whether an operator's verification of the business details stands (it is withdrawn "
+                    "when the details are edited, until they are verified again)."
+                )
+            )
 
             def get_verified(self, company: Company) -> bool:
-                # Business verification does not exist yet; API.md fixes the field, so it is
-                # False for everyone until the verification model lands and this reads it.
-                return False
+                return company_is_verified(company=company)
 
         @extend_schema_serializer(component_name="MeKey")
         class KeySerializer(serializers.Serializer[Any]):

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from config.api import ApiError, CursorPagination, error_responses
 from inbox import webhook_selectors
+from inbox.api import idempotency
 from inbox.api.common import page_response
 from inbox.models import WebhookDelivery, WebhookSubscription
 from inbox.services import webhooks
@@ -82,9 +83,11 @@ class WebhookCreateApi(APIView):
         operation_id="webhooks_create",
         summary="Subscribe a URL to events",
         description="The answer carries the signing `secret`, shown only here.",
+        parameters=[idempotency.PARAMETER],
         request=InputSerializer,
-        responses={201: SubscriptionWithSecretSerializer, **error_responses(400, 401, 402, 403, 429)},
+        responses={201: SubscriptionWithSecretSerializer, **error_responses(400, 401, 402, 403, 422, 429)},
     )
+    @idempotency.idempotent
     def post(self, request: Request) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -132,10 +135,15 @@ class WebhookRotateSecretApi(APIView):
     @extend_schema(
         operation_id="webhooks_rotate_secret",
         summary="Issue a new signing secret",
-        description="The previous secret keeps signing, as a second `v1=`, for 24 hours.",
+        description=(
+            "The previous secret keeps signing, as a second `v1=`, for 24 hours. A retry with the same "
+            "`Idempotency-Key` answers the first rotation's secret again and does not rotate twice."
+        ),
+        parameters=[idempotency.PARAMETER],
         request=None,
-        responses={200: SubscriptionWithSecretSerializer, **error_responses(401, 403, 404, 429)},
+        responses={200: SubscriptionWithSecretSerializer, **error_responses(401, 403, 404, 422, 429)},
     )
+    @idempotency.idempotent
     def post(self, request: Request, id: uuid.UUID) -> Response:
         subscription = webhook_selectors.webhook_subscription_get(public_id=id)
         subscription = webhooks.webhook_subscription_rotate_secret(subscription=subscription)
@@ -161,9 +169,11 @@ class WebhookDeliveryReplayApi(APIView):
         operation_id="webhooks_deliveries_replay",
         summary="Send a delivery's event again now",
         description="Answers 202 with the new attempt, queued; it shows in `deliveries/` when answered.",
+        parameters=[idempotency.PARAMETER],
         request=None,
-        responses={202: DeliverySerializer, **error_responses(401, 403, 404, 429)},
+        responses={202: DeliverySerializer, **error_responses(401, 403, 404, 422, 429)},
     )
+    @idempotency.idempotent
     def post(self, request: Request, id: uuid.UUID, delivery_id: uuid.UUID) -> Response:
         subscription = webhook_selectors.webhook_subscription_get(public_id=id)
         delivery = webhook_selectors.webhook_delivery_get(subscription=subscription, public_id=delivery_id)

@@ -165,6 +165,31 @@ def test_wrong_method_is_method_not_allowed(api_client: ApiClient, alice: Person
     assert response.json() == {"error": {"code": "method_not_allowed", "message": 'Method "POST" not allowed.'}}
 
 
+def test_a_body_that_is_not_json_is_unsupported_media_type(
+    api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey
+) -> None:
+    # when
+    response = api_client(alice, alice_key).post("/api/v1/contacts/", "phone=+4915123456789", content_type="text/plain")
+    # then
+    assert response.status_code == 415
+    assert response.json() == {
+        "error": {"code": "unsupported_media_type", "message": 'Unsupported media type "text/plain" in request.'}
+    }
+
+
+def test_an_accept_header_we_cannot_serve_is_not_acceptable(
+    api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey
+) -> None:
+    # when
+    response = api_client(alice, alice_key).get("/api/v1/me", HTTP_ACCEPT="application/xml")
+    # then
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["error"]
+    assert error["code"] == "not_acceptable"
+    assert error["message"]
+
+
 @probe_urls
 def test_json_body_over_the_limit_is_too_large(
     api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey, settings: Settings

@@ -9,6 +9,7 @@ from django.test import Client
 from accounts.services import IssuedApiKey
 from conftest import Persona
 from tenants.models import Company
+from tenants.tests.identity_helpers import submit, verified
 
 ApiClient = Callable[..., Client]
 
@@ -70,3 +71,32 @@ def test_suspending_a_leaves_b_alone(
     # then
     assert response.status_code == 200
     assert response.json()["company"]["slug"] == "globex"
+
+
+def test_verified_company_says_so(api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey) -> None:
+    # given an operator verified company A's business details
+    verified(alice.company)
+    # when
+    response = api_client(alice, alice_key).get("/api/v1/me")
+    # then
+    assert response.status_code == 200
+    assert response.json()["company"]["verified"] is True
+
+
+def test_pending_verification_is_not_verified(api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey) -> None:
+    # given company A submitted its details, not verified yet
+    submit(alice.company)
+    # when
+    response = api_client(alice, alice_key).get("/api/v1/me")
+    # then
+    assert response.json()["company"]["verified"] is False
+
+
+def test_edited_details_withdraw_verified(api_client: ApiClient, alice: Persona, alice_key: IssuedApiKey) -> None:
+    # given company A was verified, then edited its details (back to review)
+    verified(alice.company)
+    submit(alice.company, display_name="Acme Pizza & Pasta")
+    # when
+    response = api_client(alice, alice_key).get("/api/v1/me")
+    # then
+    assert response.json()["company"]["verified"] is False

@@ -16,7 +16,7 @@ from django.test import Client
 from django_tenants.utils import schema_context
 
 from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
-from inbox.api.messages import FROM_UNKNOWN, RECIPIENT_ONE, UPLOADS_UNAVAILABLE
+from inbox.api.messages import FROM_NOT_THREADS, FROM_UNKNOWN, RECIPIENT_ONE, UPLOADS_UNAVAILABLE
 from inbox.models import Contact, Message, PhoneNumber, Template
 from inbox.phones import PHONE_INVALID
 from inbox.services import messages as message_services
@@ -220,6 +220,41 @@ def test_an_unknown_from_is_invalid(tenant_a: Company, api_a: Client, connected_
     assert _error(response)["details"] == {"from": [FROM_UNKNOWN]}
 
 
+def test_a_thread_with_its_own_number_as_from_is_sent(
+    tenant_a: Company, api_a: Client, in_a: InA, connected_number_a: PhoneNumber
+) -> None:
+    # given a thread on the connected number
+    thread = ThreadFactory(phone_number=connected_number_a, window_open=True)
+    body = {"thread": str(thread.public_id), "from": str(connected_number_a.public_id), "type": "text", "text": "Hi"}
+    # when
+    response = post_json(api_a, "/api/v1/messages/", body)
+    # then
+    assert response.status_code == 202
+    assert response.json()["thread"] == str(thread.public_id)
+    with in_a():
+        assert Message.objects.get(public_id=response.json()["id"]).thread == thread
+
+
+@pytest.mark.usefixtures("plan_limits_lifted")  # two numbers on a free company
+def test_a_thread_with_another_number_as_from_is_invalid(
+    tenant_a: Company, api_a: Client, in_a: InA, company_a: Company, connected_number_a: PhoneNumber
+) -> None:
+    # given a thread on the first number, and a second number
+    thread = ThreadFactory(phone_number=connected_number_a, window_open=True)
+    second = numbers.phone_number_connect(
+        company=company_a, phone_number_id="770000000000102", display_number="+4930 7654321", access_token="t"
+    )
+    body = {"thread": str(thread.public_id), "from": str(second.public_id), "type": "text", "text": "Hi"}
+    # when
+    response = post_json(api_a, "/api/v1/messages/", body)
+    # then
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid"
+    assert _error(response)["details"] == {"from": [FROM_NOT_THREADS]}
+    with in_a():
+        assert not Message.objects.filter(thread=thread).exists()
+
+
 # --- media ----------------------------------------------------------------------------------
 
 
@@ -239,6 +274,38 @@ def test_sends_an_image_by_url_with_a_caption(tenant_a: Company, api_a: Client) 
     assert (sent["type"], sent["text"]) == ("image", "Today's menu")
     assert sent["media"]["filename"] == "menu.png"
     assert sent["media"]["caption"] == "Today's menu"
+
+
+def test_media_sent_by_url_shows_that_url(tenant_a: Company, api_a: Client) -> None:
+    # given an image sent by URL
+    thread = ThreadFactory(window_open=True)
+    url = "https://cdn.example.com/menu.png?v=2"
+    body = {"thread": str(thread.public_id), "type": "image", "media": {"url": url}}
+    sent = post_json(api_a, "/api/v1/messages/", body).json()
+    # when it is read back alone and in its thread's page
+    detail = api_a.get(f"/api/v1/messages/{sent['id']}/").json()
+    page = api_a.get(f"/api/v1/threads/{thread.public_id}/messages/").json()["results"]
+    # then each names the URL it was sent by
+    assert sent["media"]["url"] == detail["media"]["url"] == url
+    assert [item["media"]["url"] for item in page] == [url]
+
+
+def test_inbound_media_not_downloaded_yet_has_no_url(tenant_a: Company, api_a: Client, in_a: InA) -> None:
+    # given a received image whose download is pending (its payload names no link of ours)
+    with in_a():
+        message = MessageFactory(
+            direction=Message.Direction.INBOUND,
+            type=Message.Type.IMAGE,
+            media_id="wa-media-1",
+            media_status=Message.MediaStatus.PENDING,
+            payload={"id": "wa-media-1", "link": "https://lookaside.example/x"},
+        )
+    # when
+    detail = api_a.get(f"/api/v1/messages/{message.public_id}/").json()
+    page = api_a.get(f"/api/v1/threads/{message.thread.public_id}/messages/").json()["results"]
+    # then
+    assert detail["media"]["url"] is None
+    assert page[0]["media"]["url"] is None
 
 
 @pytest.mark.parametrize(

@@ -441,3 +441,78 @@ def test_charlie_gets_404_replaying_acmes_delivery(
     assert response.status_code == 404
     with schema_context(company_a.schema_name):
         assert WebhookDelivery.objects.count() == 1
+
+
+# --- Idempotency-Key -------------------------------------------------------------------------
+
+
+def _post_keyed(client: Client, path: str, key: str, body: dict[str, Any] | None = None) -> Any:
+    return client.post(path, json.dumps(body or {}), content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_create_with_a_repeated_key_subscribes_once(charlie_api: Client, charlie: Persona) -> None:
+    # given
+    body = {"url": PUBLIC_URL, "events": ["message.received"]}
+    first = _post_keyed(charlie_api, "/api/v1/webhooks/", "create-1", body)
+    # when the client retries with the same key
+    second = _post_keyed(charlie_api, "/api/v1/webhooks/", "create-1", body)
+    # then the first answer again, and one subscription
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with schema_context(charlie.company.schema_name):
+        assert WebhookSubscription.objects.count() == 1
+
+
+def test_create_with_a_used_key_and_another_body_is_a_mismatch(charlie_api: Client, charlie: Persona) -> None:
+    # given
+    _post_keyed(charlie_api, "/api/v1/webhooks/", "create-2", {"url": PUBLIC_URL, "events": ["message.received"]})
+    # when
+    response = _post_keyed(
+        charlie_api, "/api/v1/webhooks/", "create-2", {"url": PUBLIC_URL, "events": ["thread.updated"]}
+    )
+    # then
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_mismatch"
+    with schema_context(charlie.company.schema_name):
+        assert WebhookSubscription.objects.count() == 1
+
+
+def test_rotate_with_a_repeated_key_rotates_once(charlie_api: Client, charlie: Persona) -> None:
+    # given
+    with schema_context(charlie.company.schema_name):
+        subscription = WebhookSubscriptionFactory()
+    old_secret = subscription.secret
+    path = f"/api/v1/webhooks/{subscription.public_id}/rotate-secret/"
+    first = _post_keyed(charlie_api, path, "rotate-1")
+    # when the client retries with the same key
+    second = _post_keyed(charlie_api, path, "rotate-1")
+    # then the same new secret, and the original one still the previous secret
+    assert first.status_code == second.status_code == 200
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with schema_context(charlie.company.schema_name):
+        subscription.refresh_from_db()
+    assert subscription.secret == first.json()["secret"]
+    assert subscription.previous_secret == old_secret
+
+
+def test_replay_with_a_repeated_key_sends_once(
+    charlie_api: Client, charlie: Persona, django_capture_on_commit_callbacks: Capture
+) -> None:
+    # given a delivered event
+    with schema_context(charlie.company.schema_name):
+        delivery = WebhookDeliveryFactory()
+    path = f"/api/v1/webhooks/{delivery.event.subscription.public_id}/deliveries/{delivery.public_id}/replay/"
+    # when the client posts the replay twice with one key
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = _post_keyed(charlie_api, path, "replay-1")
+        second = _post_keyed(charlie_api, path, "replay-1")
+    # then one new attempt, queued once
+    assert first.status_code == second.status_code == 202
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with schema_context(charlie.company.schema_name):
+        assert WebhookDelivery.objects.filter(event=delivery.event).count() == 2
+        replay = WebhookDelivery.objects.get(public_id=first.json()["id"])
+    assert tasks_enqueued(callbacks) == [("inbox.tasks.webhook_delivery_send_task", (replay.pk,))]

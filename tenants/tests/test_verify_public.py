@@ -202,3 +202,16 @@ def test_checks_are_throttled_per_address(public_client: Client, db: None, setti
 
 def test_the_check_is_not_on_company_hosts(client_a: Client) -> None:
     assert client_a.get("/api/public/verify", {"phone": DISPLAY_A}).status_code == 404
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_api_answers_other_methods_405_in_the_envelope(public_client: Client, numbers: None, method: str) -> None:
+    # when
+    response = getattr(public_client, method)("/api/public/verify?phone=" + DISPLAY_A)
+    # then
+    assert response.status_code == 405
+    assert response["Allow"] == "GET"
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": f'Method "{method.upper()}" not allowed.'}
+    }

@@ -128,6 +128,26 @@ def _timestamp(raw: Any) -> datetime | None:
         return None
 
 
+def _sent_at(raw: Any) -> datetime | None:
+    """A message's provider timestamp, for the 24-hour window: one in the future is clamped to now.
+
+    The window runs 24 hours from the customer's last message by the provider's clock, so a
+    timestamp ahead of ours (clock skew, a forged or broken value) would open it for longer
+    than 24 hours; it is taken as now. An old timestamp is kept as it is: the window really
+    closed then, however late the webhook arrives.
+    """
+    at = _timestamp(raw)
+    if at is None:
+        return None
+    return min(at, timezone.now())
+
+
+def _wa_id(value: Any) -> str:
+    """A customer's WhatsApp id: ASCII digits, a leading "+" dropped; "" when it is anything else."""
+    wa_id = _str(value, 33).removeprefix("+")[:32]
+    return wa_id if wa_id.isascii() and wa_id.isdigit() else ""
+
+
 def _str(value: Any, limit: int = 255) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
@@ -188,8 +208,8 @@ def _unsupported_text(kind: str, raw: dict[str, Any]) -> str:
 def message_parse(raw: Any, *, phone_number_id: str, profile_names: dict[str, str]) -> InboundMessage:
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str) or not raw["id"]:
         raise ValueError("message without an id")
-    sender = _str(raw.get("from"), 32)
-    if not sender.isdigit():
+    sender = _wa_id(raw.get("from"))
+    if not sender:
         raise ValueError("message without a usable sender")
     kind, text, payload = _summary(_str(raw.get("type"), 32), raw)
     media = payload if kind in MEDIA_TYPES else {}
@@ -202,7 +222,7 @@ def message_parse(raw: Any, *, phone_number_id: str, profile_names: dict[str, st
         type=kind,
         text=text,
         payload=payload,
-        timestamp=_timestamp(raw.get("timestamp")),
+        timestamp=_sent_at(raw.get("timestamp")),
         profile_name=profile,
         context_wamid=_str(context.get("id")),
         media_id=_str(media.get("id"), 128),
@@ -280,6 +300,10 @@ def envelope_parse(body: bytes) -> Envelope:
         for change in changes if isinstance(changes, list) else []:
             value = change.get("value") if isinstance(change, dict) else None
             kind = change.get("field") if isinstance(change, dict) else None
+            if kind is None:
+                # No `field`: read as chat traffic (the value may hold messages or statuses);
+                # an explicit other field stays ignored.
+                kind = "messages"
             if not isinstance(value, dict) or kind not in FIELDS:
                 envelope.ignored += 1
                 continue
@@ -304,7 +328,7 @@ def envelope_parse(body: bytes) -> Envelope:
                 continue
             contacts = value.get("contacts") if isinstance(value.get("contacts"), list) else []
             profile_names = {
-                _str(c.get("wa_id"), 32): _str((c.get("profile") or {}).get("name"), 200)
+                _wa_id(c.get("wa_id")): _str((c.get("profile") or {}).get("name"), 200)
                 for c in contacts
                 if isinstance(c, dict) and isinstance(c.get("profile"), dict)
             }

@@ -30,9 +30,11 @@ def signature_valid(body: bytes, header: str) -> bool:
     """True when `header` is `sha256=<hex HMAC-SHA256 of body with the app secret>` (constant time)."""
     if not header.startswith(SIGNATURE_PREFIX):
         return False
-    received = header[len(SIGNATURE_PREFIX) :]
-    expected = hmac.new(settings.WHATSAPP_APP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.lower())
+    received = header[len(SIGNATURE_PREFIX) :].lower().encode("utf-8", "replace")
+    expected = hmac.new(settings.WHATSAPP_APP_SECRET.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Bytes, not str: compare_digest refuses a str with non-ASCII characters (TypeError → 500),
+    # and any header, however odd, must be a plain 401.
+    return hmac.compare_digest(expected, received)
 
 
 def _handshake(request: HttpRequest) -> HttpResponse:

@@ -1,8 +1,10 @@
 """The provider's error codes, what they mean to an agent, and whether a send is retried.
 
 Branch on `error.code`, never on the HTTP status or the title (whatsapp-platform.md §2.5).
-Retried: the number's or the pair's rate limits, maintenance and server trouble. Everything
-else fails the message with the code and the explanation below, shown to the agent.
+Retried: the number's or the pair's rate limits, maintenance and server trouble, and any
+HTTP 429/5xx answer (the provider contract) unless its code is permanent for this message
+or its recipient (PERMANENT_CODES). Everything else fails the message with the code and the
+explanation below, shown to the agent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,21 @@ from dataclasses import dataclass
 
 # Transient: the same request can succeed later.
 RETRYABLE_CODES = frozenset({1, 2, 4, 80007, 130429, 131000, 131016, 131056, 131057})
+# Permanent for this message or its recipient (whatsapp-platform.md §2.5: per recipient, rule
+# violation, bad request, template state): the same request fails again, whatever the HTTP
+# status. 131049 must not be retried for 24 hours (retries extend the block). Account and
+# configuration codes (0, 190, 3, 10, 131005, 368, 131031, 131042, 131045, …) are not here: an
+# HTTP 429/5xx carrying one is retried like any other, and fails once the retries run out.
+PERMANENT_CODES = frozenset(
+    {
+        # per recipient
+        130403, 130472, 131026, 131047, 131049, 131050,
+        # bad request
+        100, 131008, 131009, 131021, 131051, 131052, 131053,
+        # template
+        132000, 132001, 132005, 132007, 132012, 132015, 132016,
+    }
+)  # fmt: skip
 # The recipient switched marketing off in WhatsApp: record it as a marketing opt-out.
 MARKETING_OPT_OUT_CODE = 131050
 # The per-user marketing limit: not to be retried for 24 hours.
@@ -92,10 +109,14 @@ def error_explain(code: int | None, *, title: str = "", detail: str = "") -> Err
 
 
 def error_is_retryable(*, code: int | None, http_status: int | None) -> bool:
-    """Rate limits, maintenance and server errors are retried; a known permanent code never is."""
+    """Rate limits, maintenance and server errors are retried; a permanent code never is.
+
+    HTTP 429/5xx is retried whatever its code, unless the code is in PERMANENT_CODES. Below
+    that (4xx), only RETRYABLE_CODES are retried.
+    """
     if code is not None and code in RETRYABLE_CODES:
         return True
-    if code is not None and code in ERROR_EXPLANATIONS:
+    if code is not None and code in PERMANENT_CODES:
         return False
     return http_status is not None and (http_status == 429 or http_status >= 500)
 

@@ -1,7 +1,8 @@
 """The WhatsApp Cloud API over HTTP (httpx), at WHATSAPP_API_BASE / WHATSAPP_API_VERSION.
 
 Failure classes matter more than anything else here:
-- nothing left our side (connect error or timeout, pool timeout): safe to retry;
+- nothing left our side (connect error or timeout, pool timeout, a request our own HTTP
+  stack refused to write, such as an invalid header value): safe to retry;
 - the provider answered with an error: its code decides (inbox.providers.errors);
 - the request went out and no answer came (read timeout, dropped connection, a write
   cut short): the message may exist at the provider, so the outcome is `unknown` and the
@@ -27,7 +28,18 @@ logger = logging.getLogger(__name__)
 _client_lock = threading.Lock()
 _client: httpx.Client | None = None
 
-NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+# Raised before the provider could have read a whole request, so nothing was sent. h11's
+# LocalProtocolError refuses to write an invalid request (a bad header value is caught before
+# any byte goes out; a body cut short is never a complete request the provider could act on).
+NOT_SENT_ERRORS = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.UnsupportedProtocol,
+    httpx.LocalProtocolError,
+)
+# Building the request (URL, header encoding, body) failed: it never left the process.
+BUILD_ERRORS = (httpx.InvalidURL, ValueError, TypeError)
 
 
 def _http() -> httpx.Client:
@@ -49,13 +61,31 @@ def _url(*parts: str) -> str:
 
 
 def _headers(phone_number: PhoneNumber) -> dict[str, str]:
-    return {"Authorization": f"Bearer {phone_number.access_token}"}
+    # No token, no header: `Bearer ` with nothing after it is not even a valid header value.
+    # The provider then refuses the request with its own error, which is recorded as usual.
+    token = phone_number.access_token.strip()
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _not_sent(exc: Exception, title: str = "Provider unreachable") -> ProviderError:
+    """Nothing reached the provider: a retryable error (like an unreachable provider)."""
+    if isinstance(exc, httpx.LocalProtocolError):
+        # h11 quotes the offending header, which may be the access token: never show it.
+        detail = "The HTTP client refused to send an invalid request (LocalProtocolError)."
+    else:
+        detail = str(exc) or type(exc).__name__
+    return ProviderError(code=None, title=title, detail=detail, http_status=503)
 
 
 def _error_from(response: httpx.Response) -> ProviderError:
     try:
-        error = response.json().get("error") or {}
-    except (ValueError, AttributeError):
+        data = response.json()
+    except ValueError:
+        data = None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, str):
+        error = {"message": error}
+    elif not isinstance(error, dict):
         error = {}
     code = error.get("code")
     details = (error.get("error_data") or {}).get("details", "") if isinstance(error.get("error_data"), dict) else ""
@@ -73,16 +103,21 @@ class WhatsAppCloudProvider(Provider):
     def _request(
         self, method: str, url: str, *, phone_number: PhoneNumber, unknown_if_lost: bool, **kw: Any
     ) -> httpx.Response:
+        client = _http()
         try:
-            response = _http().request(method, url, headers=_headers(phone_number), timeout=_timeout(), **kw)
+            request = client.build_request(method, url, headers=_headers(phone_number), timeout=_timeout(), **kw)
+        except BUILD_ERRORS as exc:
+            raise _not_sent(exc, "Request not sent") from exc
+        try:
+            response = client.send(request)
+        except httpx.LocalProtocolError as exc:
+            raise _not_sent(exc, "Request not sent") from exc
         except NOT_SENT_ERRORS as exc:
-            raise ProviderError(code=None, title="Provider unreachable", detail=str(exc) or type(exc).__name__,
-                                http_status=503) from exc  # fmt: skip
+            raise _not_sent(exc) from exc
         except httpx.TransportError as exc:
             if unknown_if_lost:
                 raise ProviderOutcomeUnknownError(str(exc) or type(exc).__name__) from exc
-            raise ProviderError(code=None, title="Provider unreachable", detail=str(exc) or type(exc).__name__,
-                                http_status=503) from exc  # fmt: skip
+            raise _not_sent(exc) from exc
         if response.status_code >= 400:
             raise _error_from(response)
         return response
@@ -147,6 +182,5 @@ class WhatsAppCloudProvider(Provider):
                         raise MediaTooLargeError(f"more than {max_bytes} bytes")
                     chunks.append(chunk)
                 return b"".join(chunks)
-        except httpx.TransportError as exc:
-            raise ProviderError(code=None, title="Media download failed", detail=str(exc) or type(exc).__name__,
-                                http_status=503) from exc  # fmt: skip
+        except (httpx.TransportError, httpx.InvalidURL, UnicodeEncodeError) as exc:
+            raise _not_sent(exc, "Media download failed") from exc

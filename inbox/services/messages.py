@@ -273,6 +273,10 @@ def _uuid(value: str) -> uuid.UUID | None:
 # report names our callback id but finds no message yet; it is tried again after 2, 4, 8,
 # … s, about two minutes in all, then dropped as a report about a send nobody recorded.
 EARLY_STATUS_RETRIES = 6
+# A report without a callback id can overtake its send too: the provider may post `sent` or
+# `delivered` before the send task has recorded the wamid from its answer. It is tried again
+# the same way, after 2, 4, 8, 16, 32 s (about a minute), then dropped with a log line.
+UNKNOWN_WAMID_STATUS_RETRIES = 5
 
 
 @transaction.atomic
@@ -280,9 +284,10 @@ def message_status_apply(*, item: StatusUpdate, attempt: int = 0) -> Message | N
     """Moves an outbound message forward by a delivery report; None when nothing changed.
 
     One conditional UPDATE (`status_rank <` the new rank; failed only below delivered), so
-    duplicates and reordering are harmless. Unknown wamids are ignored, except a report
-    carrying a callback id of ours (`biz_opaque_callback_data`) for a message not recorded
-    yet, which is retried (EARLY_STATUS_RETRIES). A report carrying our public id also
+    duplicates and reordering are harmless. A report for a message not recorded yet is
+    retried: EARLY_STATUS_RETRIES times when it carries a callback id of ours
+    (`biz_opaque_callback_data`), UNKNOWN_WAMID_STATUS_RETRIES times for an unknown wamid
+    without one; then it is dropped with a log line. A report carrying our public id also
     finds a message whose send answer was lost and records its wamid.
     """
     status = STATUS_BY_NAME.get(item.status)
@@ -311,13 +316,21 @@ def message_status_apply(*, item: StatusUpdate, attempt: int = 0) -> Message | N
         **updates
     )
     if not updated:
-        if callback_id is not None and attempt < EARLY_STATUS_RETRIES:
-            known = Message.objects.filter(Q(wamid=item.wamid) | Q(public_id=callback_id)).exists()
-            if not known:
-                args, countdown = [_status_payload(item), attempt + 1], 2 ** (attempt + 1)
-                transaction.on_commit(lambda: tasks.message_status_retry_task.apply_async(args, countdown=countdown))
-                return None
-        logger.info("status %s for %s not applied (unknown wamid, or not newer)", item.status, item.wamid)
+        known = Q(wamid=item.wamid) | Q(public_id=callback_id) if callback_id is not None else Q(wamid=item.wamid)
+        if Message.objects.filter(known).exists():
+            logger.info("status %s for %s not applied (not newer)", item.status, item.wamid)
+            return None
+        retries = EARLY_STATUS_RETRIES if callback_id is not None else UNKNOWN_WAMID_STATUS_RETRIES
+        if attempt < retries:
+            args, countdown = [_status_payload(item), attempt + 1], 2 ** (attempt + 1)
+            transaction.on_commit(lambda: tasks.message_status_retry_task.apply_async(args, countdown=countdown))
+            return None
+        logger.warning(
+            "status %s for unknown %s dropped after %d attempt(s): no message of ours has it",
+            item.status,
+            item.wamid,
+            attempt + 1,
+        )
         return None
     message = Message.objects.select_related("thread", "thread__contact", "sent_by").get(wamid=item.wamid)
     if status in (Message.Status.DELIVERED, Message.Status.READ):

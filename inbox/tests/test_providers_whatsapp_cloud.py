@@ -178,3 +178,104 @@ def test_unreachable_provider_is_retried(alice: Persona, open_thread: Thread, se
     # then
     message.refresh_from_db()
     assert message.status == Message.Status.QUEUED
+
+
+# --- a number without a token, requests that never left, odd error answers ----------------------
+
+
+def test_a_number_without_a_token_sends_no_authorization_and_records_the_providers_refusal(
+    alice: Persona, open_thread: Thread, number_a: PhoneNumber, stub: ProviderStub
+) -> None:
+    # given: connected without an access token (connect_number's default)
+    PhoneNumber.objects.filter(pk=number_a.pk).update(access_token="")
+    stub.script_sends(Reply(401, error_body(0, "Authentication Error")))
+    # when
+    message = _send_and_deliver(alice, open_thread, type="text", text="Hi")
+    # then: the provider saw the request, without an empty `Bearer `, and its error is recorded
+    (request,) = stub.sends()
+    assert "Authorization" not in request.headers
+    assert (message.status, message.error_code) == (Message.Status.FAILED, 0)
+    assert message.error_title == "Authentication failed"
+
+
+@pytest.mark.parametrize("token", ["tok\nen-secret", "tøken-secret"])
+def test_a_request_refused_before_sending_is_retried_not_unknown(
+    alice: Persona, open_thread: Thread, number_a: PhoneNumber, stub: ProviderStub, token: str
+) -> None:
+    # given: a token no HTTP header can carry (h11's LocalProtocolError, or not ASCII)
+    PhoneNumber.objects.filter(pk=number_a.pk).update(access_token=token)
+    message = messages.message_send(thread=open_thread, sender=alice.user, type="text", text="Hi")
+    # when
+    with pytest.raises(messages.DeliveryRetryError) as excinfo:
+        messages.message_deliver(message_id=message.pk)
+    # then: nothing went out, so the message is queued for a retry, and the token is not shown
+    message.refresh_from_db()
+    assert stub.sends() == []
+    assert message.status == Message.Status.QUEUED
+    assert "secret" not in str(excinfo.value)
+
+
+def test_the_last_attempt_of_a_request_never_sent_fails_the_message(
+    alice: Persona, open_thread: Thread, number_a: PhoneNumber, stub: ProviderStub
+) -> None:
+    # given
+    PhoneNumber.objects.filter(pk=number_a.pk).update(access_token="tok\nen")
+    message = messages.message_send(thread=open_thread, sender=alice.user, type="text", text="Hi")
+    # when
+    messages.message_deliver(message_id=message.pk, final_attempt=True)
+    # then
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.error_title == "Request not sent"
+    assert "tok" not in message.error_detail
+
+
+@pytest.mark.parametrize(
+    ("answer", "title"),
+    [(Reply(400, {"error": "Bad request"}), "Bad request"), (Reply(400, {"error": ["x"]}), "Provider error")],
+)
+def test_an_error_that_is_not_an_object_fails_the_message_cleanly(
+    alice: Persona, open_thread: Thread, stub: ProviderStub, answer: Reply, title: str
+) -> None:
+    # given
+    stub.script_sends(answer)
+    # when
+    message = _send_and_deliver(alice, open_thread, type="text", text="Hi")
+    # then: failed with what the provider said, not left `unknown` by an AttributeError
+    assert len(stub.sends()) == 1
+    assert (message.status, message.error_code, message.error_title) == (Message.Status.FAILED, None, title)
+
+
+def test_a_5xx_with_a_string_error_is_retried(alice: Persona, open_thread: Thread, stub: ProviderStub) -> None:
+    # given
+    stub.script_sends(Reply(502, {"error": "upstream"}))
+    # when
+    message = _send_and_deliver(alice, open_thread, type="text", text="Hi")
+    # then
+    assert len(stub.sends()) == 2
+    assert message.status == Message.Status.SENT
+
+
+def test_a_5xx_with_an_account_code_is_retried_as_the_contract_says(
+    alice: Persona, open_thread: Thread, stub: ProviderStub
+) -> None:
+    # given: HTTP 503 carrying 131031 (account locked), then success
+    stub.script_sends(Reply(503, error_body(131031, "Account locked")))
+    # when
+    message = _send_and_deliver(alice, open_thread, type="text", text="Hi")
+    # then
+    assert len(stub.sends()) == 2
+    assert message.status == Message.Status.SENT
+
+
+@pytest.mark.parametrize(("status", "code"), [(500, 131026), (429, 131047), (503, 131051), (429, 131049)])
+def test_a_429_or_5xx_with_a_permanent_recipient_code_fails_at_once(
+    alice: Persona, open_thread: Thread, stub: ProviderStub, status: int, code: int
+) -> None:
+    # given
+    stub.script_sends(Reply(status, error_body(code)))
+    # when
+    message = _send_and_deliver(alice, open_thread, type="text", text="Hi")
+    # then
+    assert len(stub.sends()) == 1
+    assert (message.status, message.error_code) == (Message.Status.FAILED, code)

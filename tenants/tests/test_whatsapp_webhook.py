@@ -8,12 +8,29 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
+from django_tenants.utils import schema_context
 
+from inbox.models import Message, PhoneNumber
+from inbox.tests.webhook_payloads import (
+    CUSTOMER,
+    DISPLAY_A,
+    NUMBER_A,
+    connect,
+    envelope_build,
+    message_item,
+    post_and_process,
+    sign,
+)
+from tenants.inbound import InboundMessage, StatusUpdate, envelope_parse
 from tenants.models import Company, ProviderEvent
+from tenants.webhook import signature_valid
 
 URL = "/webhooks/whatsapp/"
 SECRET = "kontakt-test-app-secret"
@@ -218,3 +235,138 @@ def test_the_public_host_switches_back_after_a_company_request(
     # then: stored in the public table, not looked for in A's schema
     assert response.status_code == 200
     assert ProviderEvent.objects.count() == 1
+
+
+# --- signature ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("header", ["sha256=é", "sha256=" + "ä" * 64, "sha256=\u2603", "sha256=ABC\udcff"])
+def test_a_non_ascii_signature_is_invalid(header: str) -> None:
+    assert signature_valid(b"{}", header) is False
+
+
+def test_the_right_signature_in_upper_case_is_valid() -> None:
+    body = b'{"entry":[]}'
+    assert signature_valid(body, sign(body).upper().replace("SHA256=", "sha256=")) is True
+
+
+@pytest.mark.parametrize("header", ["sha256=é" + "0" * 63, "sha256=\u00ff"])
+def test_a_non_ascii_signature_header_is_401_and_nothing_is_stored(
+    public_client: Client, db: None, header: str
+) -> None:
+    # when: the WSGI server hands latin-1 bytes over as a str with non-ASCII characters
+    response = public_client.post(
+        "/webhooks/whatsapp/", data=b"{}", content_type="application/json", HTTP_X_HUB_SIGNATURE_256=header
+    )
+    # then
+    assert response.status_code == 401
+    assert not ProviderEvent.objects.exists()
+
+
+# --- changes without `field` ---------------------------------------------------------------------
+
+
+def _body(change: dict) -> bytes:
+    return json.dumps(
+        {"object": "whatsapp_business_account", "entry": [{"id": "880000000000001", "changes": [change]}]}
+    ).encode()
+
+
+def _value(**extra: object) -> dict:
+    value = envelope_build(phone_number_id=NUMBER_A, **extra)["entry"][0]["changes"][0]["value"]
+    return value
+
+
+def test_a_change_without_field_is_read_as_messages() -> None:
+    # given
+    value = _value(
+        messages=[message_item("text", {"body": "Hallo"}, wamid="wamid.NOFIELD")],
+        statuses=[{"id": "wamid.OUT", "status": "delivered", "timestamp": str(int(time.time()))}],
+    )
+    # when
+    envelope = envelope_parse(_body({"value": value}))
+    # then
+    assert [type(i) for i in envelope.items] == [InboundMessage, StatusUpdate]
+    assert envelope.ignored == 0
+
+
+@pytest.mark.parametrize("field", ["account_update", "calls", ""])
+def test_a_change_with_another_field_stays_ignored(field: str) -> None:
+    # given
+    value = _value(messages=[message_item("text", {"body": "Hallo"})])
+    # when
+    envelope = envelope_parse(_body({"field": field, "value": value}))
+    # then
+    assert (envelope.items, envelope.ignored) == ([], 1)
+
+
+# --- senders -------------------------------------------------------------------------------------
+
+
+def _parse_one(**item_extra: object) -> tuple[list, int]:
+    item = message_item("text", {"body": "Hallo"})
+    item.update(item_extra)
+    envelope = envelope_parse(_body({"field": "messages", "value": _value(messages=[item])}))
+    return envelope.items, envelope.malformed
+
+
+def test_a_sender_with_a_leading_plus_is_normalised() -> None:
+    items, malformed = _parse_one(**{"from": "+4915112345678"})
+    assert malformed == 0
+    assert items[0].from_wa_id == "4915112345678"
+
+
+@pytest.mark.parametrize(
+    "sender", ["++4915112345678", "49+15112345678", "+49 151", "+", "", "\uff14\uff19\uff11\uff15\uff11", "49¹5"]
+)
+def test_a_sender_that_is_not_digits_is_still_malformed(sender: str) -> None:
+    items, malformed = _parse_one(**{"from": sender})
+    assert (items, malformed) == ([], 1)
+
+
+def test_a_message_from_a_plus_sender_is_stored_on_the_contact(public_client: Client, company_a: Company) -> None:
+    # given
+    connect(company_a, NUMBER_A, DISPLAY_A)
+    item = message_item("text", {"body": "Hallo"}, wamid="wamid.PLUS")
+    item["from"] = CUSTOMER  # "+49…"
+    # when
+    event = post_and_process(public_client, envelope_build(phone_number_id=NUMBER_A, messages=[item]))
+    # then
+    assert event.error == ""
+    with schema_context(company_a.schema_name):
+        message = Message.objects.get(wamid="wamid.PLUS")
+        assert message.thread.contact.phone == CUSTOMER
+
+
+# --- the window's timestamp ----------------------------------------------------------------------
+
+
+def test_a_message_timestamp_in_the_future_is_clamped_to_now() -> None:
+    # given
+    future = int(time.time()) + 3 * 24 * 3600
+    # when
+    before = timezone.now()
+    (item,), _ = _parse_one(timestamp=str(future))
+    # then
+    assert before - timedelta(seconds=1) <= item.timestamp <= timezone.now()
+
+
+def test_an_old_message_timestamp_is_kept() -> None:
+    old = int(time.time()) - 2 * 24 * 3600
+    (item,), _ = _parse_one(timestamp=str(old))
+    assert item.timestamp == datetime.fromtimestamp(old, tz=UTC)
+
+
+def test_a_future_timestamp_does_not_keep_the_window_open_past_24_hours(
+    public_client: Client, company_a: Company
+) -> None:
+    # given
+    number: PhoneNumber = connect(company_a, NUMBER_A, DISPLAY_A)
+    item = message_item("text", {"body": "Hallo"}, wamid="wamid.FUTURE", timestamp=str(int(time.time()) + 10**6))
+    # when
+    post_and_process(public_client, envelope_build(phone_number_id=NUMBER_A, messages=[item]))
+    # then
+    with schema_context(company_a.schema_name):
+        message = Message.objects.get(wamid="wamid.FUTURE")
+        assert message.thread.phone_number_id == number.pk
+        assert message.thread.last_inbound_at <= timezone.now()

@@ -2,13 +2,15 @@
 
 Routes a provider number to the company; prints a confirmation on the last line. Bad
 input (unknown company, a number connected already, a malformed id or number) exits
-non-zero with a one-line reason and changes nothing.
+non-zero with a one-line reason and changes nothing. Without an access token (fine for the
+sandbox) a warning goes to stderr when the Cloud API is configured (WHATSAPP_API_BASE).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -45,6 +47,12 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot connect the number to {slug!r}: {reasons}") from exc
         except PlanLimitExceeded as exc:
             raise CommandError(f"Cannot connect the number to {slug!r}: {exc.message}") from exc
+        if not number.access_token and settings.WHATSAPP_API_BASE:
+            # Sent without an Authorization header, the provider refuses them (recorded as failed).
+            self.stderr.write(
+                "Warning: no access token; the WhatsApp Cloud API will refuse this number's sends "
+                "until it is connected again with --access-token."
+            )
         self.stdout.write(
             f"Connected {number.display_number} (phone_number_id {number.phone_number_id}) to {company.slug}."
         )

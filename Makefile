@@ -50,7 +50,7 @@ migrations-check: venv ## fail when a model change has no migration
 	$(WITH_SERVICES) $(BIN)/python manage.py makemigrations --check --dry-run
 
 messages: venv ## update locale/de/LC_MESSAGES/django.po from the sources and compile django.mo (needs GNU gettext; docs/i18n.md)
-	DEBUG=1 $(BIN)/python manage.py makemessages -l de --no-location --no-obsolete --ignore=.venv --ignore=staticfiles --ignore=media --ignore='bench/*'
+	DEBUG=1 $(BIN)/python manage.py makemessages -l de --no-location --no-obsolete --no-wrap --ignore=.venv --ignore=staticfiles --ignore=media --ignore='bench/*'
 	DEBUG=1 $(BIN)/python manage.py compilemessages -l de --ignore=.venv
 
 shell: venv ## Django shell against the development database

@@ -270,8 +270,8 @@ def main() -> None:
     call_command("migrate_schemas", shared=True, interactive=False, verbosity=0)
     company = services.company_create(slug=SLUG, name="Broadcast Bench", plan_code="enterprise",
                                       owner_email="owner@bcbench.test", owner_password="bench-pass-123")  # fmt: skip
-    # An airline sending to a million: enterprise and verified (an unverified company may
-    # broadcast to 50 recipients only), through the same services an operator uses.
+    # An airline sending to a million: enterprise and verified (the identity every message
+    # carries), through the same services an operator uses.
     verification.business_profile_submit(
         company=company, submitted_by=None, legal_name="Bench Air SE", display_name="Bench Air",
         website="https://bench.example", registration_number="HRB 1", address="Runway 1, Berlin",

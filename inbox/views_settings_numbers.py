@@ -22,7 +22,9 @@ from inbox.services import numbers
 
 class NumberConnectForm(forms.Form):
     phone_number_id = forms.CharField(
-        label=_("Phone number ID"), max_length=64, help_text=_("The provider's id of the number (digits).")
+        label=_("Phone number ID"),
+        max_length=64,
+        help_text=_("The provider's id of the number (letters, digits, . _ -)."),
     )
     display_number = forms.CharField(label=_("Display number"), max_length=32, help_text=_("E.164, e.g. +4930123456."))
     access_token = forms.CharField(

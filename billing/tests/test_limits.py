@@ -20,7 +20,7 @@ from billing.errors import (
     PlanLimitExceeded,
 )
 from billing.models import LimitCounter, Plan
-from billing.selectors import daily_messages_used
+from billing.selectors import company_verified, daily_messages_used
 from billing.tests.conftest import verify
 from conftest import Persona
 from inbox import webhook_selectors
@@ -178,6 +178,30 @@ def test_an_unverified_company_broadcasts_to_the_small_cap_only(tenant_a: Compan
     assert started.status == Broadcast.Status.RUNNING
     assert started.total == 4
     assert daily_messages_used(company=tenant_a) == 4
+
+
+def test_an_unverified_free_company_broadcasts_to_at_most_the_seeded_fifty(tenant_a: Company) -> None:
+    # given alice's unverified free company and the seeded cap (ARCHITECTURE.md "Plans")
+    assert not company_verified(company=tenant_a)
+    broadcast = _broadcast(51)
+    # when / then
+    with pytest.raises(PlanLimitExceeded) as excinfo:
+        broadcasts.broadcast_start(broadcast=broadcast)
+    assert excinfo.value.details == {"limit": LIMIT_UNVERIFIED_BROADCAST, "used": 51, "allowed": 50}
+    assert not Delivery.objects.filter(broadcast=broadcast).exists()
+
+
+def test_an_unverified_enterprise_company_broadcasts_to_more_than_fifty(tenant_b: Company) -> None:
+    # given charlie's enterprise company, not verified: Enterprise has no unverified cap
+    assert not company_verified(company=tenant_b)
+    assert Plan.objects.get(code="enterprise").unverified_broadcast_cap is None
+    broadcast = _broadcast(51)
+    # when
+    started = broadcasts.broadcast_start(broadcast=broadcast)
+    # then
+    assert started.status == Broadcast.Status.RUNNING
+    assert started.total == 51
+    assert daily_messages_used(company=tenant_b) == 51
 
 
 def test_broadcast_start_page_shows_the_refusal(alice_client: Client, company_a: Company, plan_set: SetPlan) -> None:

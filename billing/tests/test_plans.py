@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import importlib
 from decimal import Decimal
+from typing import Any
 
 import pytest
+from django.apps import apps as django_apps
 
 from billing.errors import PlanNotFoundError
-from billing.models import RatePrice
+from billing.models import Plan, RatePrice
 from billing.selectors import plan_get, rate_for
 
 
@@ -25,6 +28,7 @@ def test_enterprise_plan_is_unlimited_with_a_higher_api_rate_and_a_fee(db: None)
     plan = plan_get(code="enterprise")
     assert (plan.max_agents, plan.max_phone_numbers, plan.api_requests_per_minute) == (None, None, 3000)
     assert (plan.max_broadcast_recipients, plan.max_business_initiated_per_day) == (None, None)
+    assert plan.unverified_broadcast_cap is None  # no cap while not verified (0005)
     assert plan.outgoing_webhooks
     assert plan.monthly_fee == Decimal("499.00")
 
@@ -53,3 +57,37 @@ def test_rate_markets_are_country_codes_or_the_default(db: None, market: str, va
     else:
         with pytest.raises(ValidationError, match="two-letter country code"):
             rate.full_clean()
+
+
+# --- 0005: Enterprise has no unverified cap ---------------------------------------------------
+
+
+def _migration_0005() -> Any:
+    return importlib.import_module("billing.migrations.0005_enterprise_no_unverified_cap")
+
+
+def test_0005_lifts_only_the_seeded_enterprise_cap_and_reverses(db: None) -> None:
+    migration = _migration_0005()
+    # given the row as 0004 seeded it
+    Plan.objects.filter(code="enterprise").update(unverified_broadcast_cap=50)
+    # when
+    migration.lift(django_apps, None)
+    # then
+    assert plan_get(code="enterprise").unverified_broadcast_cap is None
+    assert plan_get(code="free").unverified_broadcast_cap == 50
+    # and backwards the seeded 50 comes back, the free plan untouched
+    migration.restore(django_apps, None)
+    assert plan_get(code="enterprise").unverified_broadcast_cap == 50
+    assert plan_get(code="free").unverified_broadcast_cap == 50
+
+
+@pytest.mark.parametrize("operators_cap", [20, 500])
+def test_0005_keeps_a_cap_an_operator_set(db: None, operators_cap: int) -> None:
+    migration = _migration_0005()
+    # given an operator's own cap on the enterprise row
+    Plan.objects.filter(code="enterprise").update(unverified_broadcast_cap=operators_cap)
+    # when / then: neither direction touches it
+    migration.lift(django_apps, None)
+    assert plan_get(code="enterprise").unverified_broadcast_cap == operators_cap
+    migration.restore(django_apps, None)
+    assert plan_get(code="enterprise").unverified_broadcast_cap == operators_cap

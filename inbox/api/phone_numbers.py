@@ -37,7 +37,9 @@ class PhoneNumberListApi(APIView):
 class PhoneNumberConnectApi(APIView):
     @extend_schema_serializer(component_name="PhoneNumberConnectInput")
     class InputSerializer(serializers.Serializer[Any]):
-        phone_number_id = serializers.CharField(max_length=64, help_text="The provider's numeric id of the number.")
+        phone_number_id = serializers.CharField(
+            max_length=64, help_text="The provider's id of the number: 1 to 64 letters, digits, `.`, `_` or `-`."
+        )
         display_number = serializers.CharField(max_length=32, help_text="The number in E.164, e.g. `+4930123456`.")
         access_token = serializers.CharField(
             write_only=True, max_length=4096, help_text="The provider's access token. Never shown again."

@@ -15,6 +15,7 @@ small files generated here (a PNG, a PDF), so media works offline too.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import struct
@@ -54,8 +55,15 @@ def _digits(phone: str) -> str:
 
 
 def sandbox_waba_id(phone_number_id: str) -> str:
-    """The sandbox's business account id for a number: `88` and the number id's digits."""
-    return "88" + _digits(phone_number_id)[-13:]
+    """The sandbox's business account id for a number: `88` and the number id's digits.
+
+    An id that is not all digits (`Test-Number_01.eu`) takes digits of its hash instead:
+    two such numbers must not share an account, or a template-status webhook for one would
+    reach the other's company.
+    """
+    if phone_number_id.isdigit():
+        return "88" + phone_number_id[-13:]
+    return "88" + str(int(hashlib.sha256(phone_number_id.encode()).hexdigest(), 16))[-13:]
 
 
 def envelope_build(

@@ -21,8 +21,15 @@ from inbox.models import PhoneNumber
 from inbox.phones import phone_normalize
 from tenants.models import Company, PhoneNumberRoute
 
-PHONE_NUMBER_ID_RE = re.compile(r"^[0-9]{1,64}$")
-PHONE_NUMBER_ID_INVALID = _("The phone number id is the provider's numeric id, e.g. 770000000000001.")
+# The provider's id of a number becomes a URL path segment (`…/{phone_number_id}/messages`)
+# and a part of Redis keys: letters, digits, ".", "_" and "-", never only dots ("." and ".."
+# would move the path up). Meta's ids are digits; other providers and test setups use names.
+PHONE_NUMBER_ID_RE = re.compile(r"^(?!\.+$)[A-Za-z0-9._-]{1,64}$")
+WABA_ID_RE = re.compile(r"^[0-9]{1,64}$")
+PHONE_NUMBER_ID_INVALID = _(
+    "The phone number id is the provider's id of the number: 1 to 64 letters, digits, dots, dashes "
+    "or underscores, e.g. 770000000000001."
+)
 WABA_ID_INVALID = _("The business account id is the provider's numeric id, e.g. 880000000000001.")
 PHONE_NUMBER_ID_TAKEN = _("This phone number id is already connected.")
 DISPLAY_NUMBER_INVALID = _("Enter the display number in international format, e.g. +4930123456.")
@@ -47,7 +54,7 @@ def phone_number_connect(
     except ValidationError as exc:
         raise ValidationError({"display_number": [DISPLAY_NUMBER_INVALID]}) from exc
     waba_id = (waba_id or "").strip()
-    if waba_id and not PHONE_NUMBER_ID_RE.match(waba_id):
+    if waba_id and not WABA_ID_RE.match(waba_id):
         raise ValidationError({"waba_id": [WABA_ID_INVALID]})
     with schema_context(company.schema_name):
         return _connect(

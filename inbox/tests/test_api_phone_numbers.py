@@ -73,7 +73,8 @@ def test_list_query_count_does_not_grow_with_the_page(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({**CONNECT, "phone_number_id": "abc"}, "phone_number_id"),
+        ({**CONNECT, "phone_number_id": "abc/def"}, "phone_number_id"),
+        ({**CONNECT, "phone_number_id": "770 000"}, "phone_number_id"),
         ({**CONNECT, "display_number": "12"}, "display_number"),
         ({"phone_number_id": "770000000000555", "display_number": "+49301234567"}, "access_token"),
     ],

@@ -57,7 +57,12 @@ def test_a_number_connected_anywhere_is_refused_and_nothing_changes(
 
 @pytest.mark.parametrize(
     ("phone_number_id", "display", "reason"),
-    [("abc", "+493012345601", "numeric id"), ("770000000000001", "12", "international format")],
+    [
+        ("770/001", "+493012345601", "letters, digits, dots, dashes or underscores"),
+        ("770 001", "+493012345601", "letters, digits, dots, dashes or underscores"),
+        ("..", "+493012345601", "letters, digits, dots, dashes or underscores"),
+        ("770000000000001", "12", "international format"),
+    ],
 )
 def test_malformed_input_is_refused(company_a: Company, phone_number_id: str, display: str, reason: str) -> None:
     with pytest.raises(CommandError, match=reason):

@@ -25,10 +25,10 @@ def test_owner_connects_a_number_and_sees_it_listed(alice_client: Client, compan
 
 
 def test_bad_input_is_a_form_error_and_connects_nothing(alice_client: Client) -> None:
-    response = alice_client.post("/settings/numbers/", {"phone_number_id": "abc", "display_number": "12"})
+    response = alice_client.post("/settings/numbers/", {"phone_number_id": "abc/def", "display_number": "12"})
     assert response.status_code == 400
     assert response.context["form"].errors["phone_number_id"]
-    assert not PhoneNumberRoute.objects.filter(phone_number_id="abc").exists()
+    assert not PhoneNumberRoute.objects.filter(phone_number_id="abc/def").exists()
 
 
 def test_a_number_of_another_company_cannot_be_connected(alice_client: Client, company_b: Company) -> None:

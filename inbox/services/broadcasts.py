@@ -343,15 +343,28 @@ def _snapshot(broadcast: Broadcast) -> tuple[int, int | None, int | None]:
         columns, values = ", parameters", f", {expression}"
     order = "r.line" if broadcast.audience.get("type") == Broadcast.AudienceType.CSV else "c.id"
     sql = f"""
-        WITH ins AS (
-          INSERT INTO {DELIVERY} (broadcast_id, contact_id{columns})
-          SELECT %s, c.id{values} FROM {source} WHERE {scope} AND {eligible} ORDER BY {order}
-          RETURNING id
-        ) SELECT count(*), min(id), max(id) FROM ins
+        INSERT INTO {DELIVERY} (broadcast_id, contact_id{columns})
+        SELECT %s, c.id{values} FROM {source} WHERE {scope} AND {eligible} ORDER BY {order}
     """  # noqa: S608 - table names and fixed conditions only
+    # The id range comes from the sequence around the INSERT, then two primary-key probes
+    # find the exact first and last row inside it, instead of RETURNING every id into a
+    # CTE to take count/min/max (a tuplestore of a million ids: a tenth of the snapshot).
+    # A concurrent snapshot may draw ids inside the range; the probes skip them.
+    sequence = f"pg_get_serial_sequence('{DELIVERY}', 'id')"
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval({sequence})")
+        below = cursor.fetchone()[0]
         cursor.execute(sql, [broadcast.pk, *value_params, *params])
-        count, first, last = cursor.fetchone()
+        count = cursor.rowcount
+        if not count:
+            return 0, None, None
+        cursor.execute(f"SELECT nextval({sequence})")
+        above = cursor.fetchone()[0]
+        bounds = f"SELECT id FROM {DELIVERY} WHERE broadcast_id = %s AND id > %s AND id < %s ORDER BY id"  # noqa: S608
+        cursor.execute(bounds + " LIMIT 1", [broadcast.pk, below, above])
+        first = cursor.fetchone()[0]
+        cursor.execute(bounds + " DESC LIMIT 1", [broadcast.pk, below, above])
+        last = cursor.fetchone()[0]
         if count >= ANALYZE_AFTER:
             # Without statistics that know the new broadcast, PostgreSQL takes its id for a
             # rare value and ANDs the (broadcast, contact) index into every chunk's range

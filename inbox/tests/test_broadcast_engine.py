@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
@@ -81,6 +82,31 @@ def test_snapshot_takes_opted_in_contacts_once_and_leaves_the_rest_out(tenant_a:
     assert recipients == {c.pk for c in eligible}
     assert broadcast.status == Broadcast.Status.RUNNING
     assert broadcast.total == broadcast.remaining == 3
+
+
+def test_snapshot_bounds_are_its_own_first_and_last_rows_among_others(tenant_a: object) -> None:
+    # given: an earlier broadcast's rows, and ids drawn from the sequence by someone else
+    # in between (what a concurrent snapshot does)
+    OptedInContactFactory.create_batch(4)
+    earlier = broadcasts.broadcast_start(broadcast=BroadcastFactory())
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{Delivery._meta.db_table}', 'id'))")
+    # when
+    broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
+    # then: the bounds are exactly this broadcast's rows, past the earlier ones
+    ids = sorted(Delivery.objects.filter(broadcast=broadcast).values_list("id", flat=True))
+    assert (broadcast.first_delivery_id, broadcast.last_delivery_id) == (ids[0], ids[-1])
+    assert broadcast.first_delivery_id > earlier.last_delivery_id
+    assert broadcast.total == len(ids) == 4
+
+
+def test_an_empty_audience_completes_at_once_without_bounds(tenant_a: object) -> None:
+    # when: nobody is eligible
+    ContactFactory(opted_in=False)
+    broadcast = broadcasts.broadcast_start(broadcast=BroadcastFactory())
+    # then
+    assert broadcast.status == Broadcast.Status.COMPLETED
+    assert (broadcast.total, broadcast.first_delivery_id, broadcast.last_delivery_id) == (0, None, None)
 
 
 def test_marketing_template_leaves_out_marketing_opt_outs(tenant_a: object) -> None:

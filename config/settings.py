@@ -349,6 +349,9 @@ LOGGING = {
 # Days a processed inbound webhook body is kept for reprocessing (tenants/inbound.py
 # provider_events_purge); the messages it carried live on in the companies' tables.
 PROVIDER_EVENT_RETENTION_DAYS = envint("PROVIDER_EVENT_RETENTION_DAYS", 30)
+# Media files uploaded over the API (`POST /uploads/`) are deleted this long after upload
+# (inbox.tasks.media_uploads_purge_task); a message sent with one keeps its own copy.
+MEDIA_UPLOAD_RETENTION_HOURS = envint("MEDIA_UPLOAD_RETENTION_HOURS", 24)
 CELERY_BEAT_SCHEDULE = {
     "tenant-pool-fill": {"task": "tenants.tasks.tenant_pool_fill_task", "schedule": 60.0},
     # Inbound webhook bodies stored while the broker was unreachable.
@@ -373,6 +376,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tenants.tasks.companies_fanout_task",
         "schedule": 3600.0,
         "args": ["inbox.tasks.idempotency_records_purge_task"],
+        "options": {"expires": 3000},
+    },
+    # Media uploads past MEDIA_UPLOAD_RETENTION_HOURS, with their files.
+    "media-uploads-purge": {
+        "task": "tenants.tasks.companies_fanout_task",
+        "schedule": 3600.0,
+        "args": ["inbox.tasks.media_uploads_purge_task"],
         "options": {"expires": 3000},
     },
     # Broadcasts: expired leases re-queued, quiet broadcasts re-dispatched, scheduled ones started.

@@ -708,6 +708,31 @@ class AudienceUploadRow(models.Model):
         return f"line {self.line} of upload {self.upload_id}"
 
 
+class MediaUpload(models.Model):
+    """A media file uploaded over the API (`POST /uploads/`), to be sent by `upload_id`.
+
+    `mime_type` is what the content is (its first bytes), not what the client said, and
+    `filename` carries that type's extension. Sending copies the file into the message
+    (inbox.services.messages), so an upload is never needed after it was sent; uploads
+    older than MEDIA_UPLOAD_RETENTION_HOURS are deleted with their files
+    (`media_uploads_purge_task`).
+    """
+
+    public_id = _public_id()
+    file = models.FileField(upload_to="media/%Y/%m/", max_length=255)
+    filename = models.CharField(max_length=255)
+    mime_type = models.CharField(max_length=127)
+    size = models.PositiveBigIntegerField()
+    api_key = models.ForeignKey("accounts.ApiKey", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename or f"upload {self.public_id}"
+
+
 # --- customer satisfaction (CSAT) --------------------------------------------------------------
 
 

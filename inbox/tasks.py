@@ -49,6 +49,15 @@ def media_fetch_task(self: Task, message_id: int) -> None:
         raise self.retry(exc=exc, countdown=retry_countdown(self.request.retries)) from exc
 
 
+@shared_task(ignore_result=True)
+def media_uploads_purge_task() -> None:
+    """Per company (fanned out hourly by beat): deletes media uploads (`POST /uploads/`) older
+    than MEDIA_UPLOAD_RETENTION_HOURS with their files; sent messages keep their own copies."""
+    from inbox.api import uploads  # here: the API module imports the messages service, which imports this one
+
+    uploads.media_uploads_purge()
+
+
 # --- outgoing webhooks ---------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files import File
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
@@ -17,8 +18,10 @@ from rest_framework.views import APIView
 from config.api import ApiError, ErrorSerializer, error_responses
 from inbox import representations, selectors
 from inbox.api import idempotency
+from inbox.api import uploads as upload_api
 from inbox.api.objects import MessageObject
 from inbox.errors import ContactOptedOutError, NoPhoneNumberError, TemplateNotApprovedError, WindowClosedError
+from inbox.models import AudienceUpload, Contact, MediaUpload, PhoneNumber, Thread
 from inbox.phones import phone_normalize
 from inbox.services import messages, scheduled
 
@@ -28,7 +31,15 @@ FROM_NOT_THREADS = _(
     "This thread is bound to another of the company's numbers; give the thread's own number as `from`, or leave "
     "`from` out."
 )
-UPLOADS_UNAVAILABLE = _("Media uploads are not available yet; give the file's `url`.")
+MEDIA_SOURCE_ONE = _("Give the file's `url` or the `upload_id` of a media file from `POST /uploads/`, not both.")
+UPLOAD_UNKNOWN = _(
+    "No media upload of this company has this id. Upload the file with `POST /uploads/`; uploads are kept "
+    "{hours} hours."
+)
+UPLOAD_IS_CSV = _("This id is a CSV audience upload (for broadcasts); a message needs a media upload.")
+UPLOAD_IS_IMAGE = _('This upload is an image ({mime_type}); send it as `"type": "image"`.')
+UPLOAD_IS_DOCUMENT = _('This upload is a document ({mime_type}); send it as `"type": "document"`.')
+UPLOAD_GONE = _("The uploaded file is no longer stored; upload it again.")
 BODY_FOR_TYPE = _("A {type} message needs `{field}`.")
 SEND_LATER_TYPES = _("Only a text or a template can be sent later.")
 
@@ -59,15 +70,27 @@ class MessageSendApi(APIView):
         @extend_schema_serializer(component_name="MessageSendMedia")
         class MediaSerializer(serializers.Serializer[Any]):
             url = serializers.URLField(required=False, max_length=2000, help_text="An https URL of the file.")
-            upload_id = serializers.CharField(required=False, help_text="Not available yet (400 `invalid`).")
+            upload_id = serializers.UUIDField(
+                required=False,
+                help_text=(
+                    "The id of a media file from `POST /uploads/` (`kind: media`): a JPEG or PNG for `image`, any "
+                    "other for `document`. The message gets its own copy of the file."
+                ),
+            )
             caption = serializers.CharField(required=False, allow_blank=True, default="", max_length=1024)
-            filename = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+            filename = serializers.CharField(
+                required=False,
+                allow_blank=True,
+                default="",
+                max_length=255,
+                help_text="A document's name for the recipient; with `upload_id`, default the upload's `filename`.",
+            )
 
             def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-                if "upload_id" in attrs:
-                    raise serializers.ValidationError({"upload_id": [UPLOADS_UNAVAILABLE]})
-                if "url" not in attrs:
-                    raise serializers.ValidationError({"url": ["This field is required."]})
+                if ("url" in attrs) == ("upload_id" in attrs):
+                    raise serializers.ValidationError(
+                        {"url" if "url" not in attrs else "upload_id": [MEDIA_SOURCE_ONE]}
+                    )
                 return attrs
 
         thread = serializers.UUIDField(required=False, help_text="Send in this thread.")
@@ -155,9 +178,31 @@ class MessageSendApi(APIView):
                     raise serializers.ValidationError({"from": [FROM_NOT_THREADS]})
                 phone_number = None
         media = data.get("media") or {}
-        template = data.get("template")
         if "send_at" in data:
             return self._schedule(data, thread=thread, contact=contact, phone_number=phone_number)
+        if "upload_id" in media:
+            upload = _media_upload(media["upload_id"], type=data["type"])
+            filename = upload_api.media_filename(media.get("filename") or upload.filename, upload.mime_type)
+            try:
+                content = upload.file.open("rb")
+            except FileNotFoundError:
+                raise serializers.ValidationError({"media": {"upload_id": [UPLOAD_GONE]}}) from None
+            with content:
+                # message_send stores its own copy: the message outlives the upload.
+                return self._send(data, media, thread, contact, phone_number, File(content, filename), filename)
+        return self._send(data, media, thread, contact, phone_number, media.get("url"), media.get("filename", ""))
+
+    def _send(
+        self,
+        data: dict[str, Any],
+        media: dict[str, Any],
+        thread: Thread | None,
+        contact: Contact | None,
+        phone_number: PhoneNumber | None,
+        file: str | File[Any] | None,
+        filename: str,
+    ) -> Response:
+        template = data.get("template")
         try:
             message = messages.message_send(
                 thread=thread,
@@ -169,8 +214,8 @@ class MessageSendApi(APIView):
                 text=data.get("text", "") if data["type"] == "text" else media.get("caption", ""),
                 template={"name": template["name"], "language": template["language"]} if template else None,
                 template_parameters=template.get("parameters") if template else None,
-                media=media.get("url"),
-                filename=media.get("filename", ""),
+                media=file,
+                filename=filename,
             )
         except WindowClosedError as exc:
             raise ApiError(409, "window_closed", exc.message) from exc
@@ -194,6 +239,22 @@ class MessageSendApi(APIView):
         except (TemplateNotApprovedError, ContactOptedOutError, NoPhoneNumberError) as exc:
             raise ApiError(409, "conflict", exc.message) from exc
         return Response(representations.message_data(message), status=202)
+
+
+def _media_upload(public_id: uuid.UUID, *, type: str) -> MediaUpload:
+    """The company's media upload `public_id`, fit for a message of `type`; 400 `invalid` with
+    `details` under `media.upload_id` otherwise (like an unknown `from`)."""
+    upload = MediaUpload.objects.filter(public_id=public_id).first()
+    if upload is None:
+        if AudienceUpload.objects.filter(public_id=public_id).exists():
+            raise serializers.ValidationError({"media": {"upload_id": [UPLOAD_IS_CSV]}})
+        hours = int(upload_api.media_upload_retention().total_seconds() // 3600)
+        raise serializers.ValidationError({"media": {"upload_id": [UPLOAD_UNKNOWN.format(hours=hours)]}})
+    kind = upload_api.MEDIA_KINDS.get(upload.mime_type)
+    if kind != type:
+        message = (UPLOAD_IS_IMAGE if kind == "image" else UPLOAD_IS_DOCUMENT).format(mime_type=upload.mime_type)
+        raise serializers.ValidationError({"media": {"upload_id": [message]}})
+    return upload
 
 
 class MessageCancelApi(APIView):

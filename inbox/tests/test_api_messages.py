@@ -12,17 +12,29 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from billing.tests.fixtures import plan_limits_lifted  # noqa: F401 - the fixture
-from inbox.api.messages import FROM_NOT_THREADS, FROM_UNKNOWN, RECIPIENT_ONE, UPLOADS_UNAVAILABLE
-from inbox.models import Contact, Message, PhoneNumber, Template
+from inbox import tasks
+from inbox.api.messages import (
+    FROM_NOT_THREADS,
+    FROM_UNKNOWN,
+    MEDIA_SOURCE_ONE,
+    RECIPIENT_ONE,
+    UPLOAD_GONE,
+    UPLOAD_IS_CSV,
+    UPLOAD_UNKNOWN,
+)
+from inbox.models import Contact, MediaUpload, Message, PhoneNumber, Template
 from inbox.phones import PHONE_INVALID
 from inbox.services import messages as message_services
 from inbox.services import numbers
 from inbox.tests.api_helpers import post_json
 from inbox.tests.factories import ContactFactory, MessageFactory, TemplateFactory, ThreadFactory
+from inbox.tests.media_samples import PDF, PNG
 from tenants.models import Company
 
 pytest_plugins = ["inbox.tests.fixtures_api"]
@@ -311,11 +323,18 @@ def test_inbound_media_not_downloaded_yet_has_no_url(tenant_a: Company, api_a: C
 @pytest.mark.parametrize(
     ("media", "details"),
     [
-        ({"upload_id": "abc"}, {"media.upload_id": [UPLOADS_UNAVAILABLE]}),
-        ({"caption": "no file"}, {"media.url": ["This field is required."]}),
+        ({"upload_id": "abc"}, {"media.upload_id": ["Must be a valid UUID."]}),
+        ({"caption": "no file"}, {"media.url": [MEDIA_SOURCE_ONE]}),
+        (
+            {"url": "https://cdn.example.com/a.pdf", "upload_id": str(uuid.uuid4())},
+            {"media.upload_id": [MEDIA_SOURCE_ONE]},
+        ),
     ],
+    ids=["upload-id-not-a-uuid", "neither", "both"],
 )
-def test_media_needs_a_url(tenant_a: Company, api_a: Client, media: dict[str, str], details: dict[str, Any]) -> None:
+def test_media_needs_a_url_or_an_upload_id(
+    tenant_a: Company, api_a: Client, media: dict[str, str], details: dict[str, Any]
+) -> None:
     # given
     thread = ThreadFactory(window_open=True)
     # when
@@ -357,6 +376,150 @@ def test_unknown_message_is_not_found(tenant_a: Company, api_a: Client) -> None:
     response = api_a.get(f"/api/v1/messages/{uuid.uuid4()}/")
     # then
     assert response.status_code == 404
+
+
+# --- media uploads (`media.upload_id`) -------------------------------------------------------
+
+
+def _upload(client: Client, content: bytes, name: str) -> dict[str, Any]:
+    response = client.post("/api/v1/uploads/", {"file": SimpleUploadedFile(name, content)})
+    assert response.status_code == 201, response.content
+    return response.json()  # type: ignore[no-any-return]
+
+
+def _send_upload(client: Client, thread: Any, type: str, upload_id: str, **media: str) -> Any:
+    body = {"thread": str(thread.public_id), "type": type, "media": {"upload_id": upload_id, **media}}
+    return post_json(client, "/api/v1/messages/", body)
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "type", "mime_type", "extra", "filename"),
+    [
+        (PNG, "receipt.png", "image", "image/png", {"caption": "Your receipt"}, "receipt.png"),
+        (PDF, "scan", "document", "application/pdf", {}, "scan.pdf"),
+        (PDF, "scan.pdf", "document", "application/pdf", {"filename": "Invoice 42"}, "Invoice 42.pdf"),
+    ],
+    ids=["png-image", "pdf-document", "pdf-renamed"],
+)
+def test_sends_an_uploaded_file_by_its_id_with_a_copy_of_its_own(
+    tenant_a: Company,
+    api_a: Client,
+    in_a: InA,
+    content: bytes,
+    name: str,
+    type: str,
+    mime_type: str,
+    extra: dict[str, str],
+    filename: str,
+) -> None:
+    # given
+    with in_a():
+        thread = ThreadFactory(window_open=True)
+    upload = _upload(api_a, content, name)
+    # when
+    response = _send_upload(api_a, thread, type, upload["id"], **extra)
+    # then
+    assert response.status_code == 202
+    sent = response.json()
+    assert (sent["type"], sent["status"], sent["media"]["filename"]) == (type, "queued", filename)
+    assert sent["media"]["caption"] == extra.get("caption", "")
+    with in_a():
+        message = Message.objects.get(public_id=sent["id"])
+        stored = MediaUpload.objects.get(public_id=upload["id"])
+        assert (message.media_mime_type, message.media_status) == (mime_type, Message.MediaStatus.READY)
+        assert message.media_file.name != stored.file.name
+        with message.media_file.open("rb") as copy:
+            assert copy.read() == content
+        assert sent["media"]["url"] == message.media_file.url
+        # and the sandbox provider takes it
+        tasks.message_deliver_task.run(message.pk)
+        message.refresh_from_db()
+        assert message.status == Message.Status.SENT
+
+
+@pytest.mark.parametrize(
+    ("content", "name", "type", "message"),
+    [
+        (
+            PNG,
+            "receipt.png",
+            "document",
+            'This upload is an image (image/png); send it as `"type": "image"`.',
+        ),
+        (
+            PDF,
+            "invoice.pdf",
+            "image",
+            'This upload is a document (application/pdf); send it as `"type": "document"`.',
+        ),
+    ],
+    ids=["png-as-document", "pdf-as-image"],
+)
+def test_an_upload_of_the_other_kind_is_refused(
+    tenant_a: Company, api_a: Client, in_a: InA, content: bytes, name: str, type: str, message: str
+) -> None:
+    # given
+    with in_a():
+        thread = ThreadFactory(window_open=True)
+    upload = _upload(api_a, content, name)
+    # when
+    response = _send_upload(api_a, thread, type, upload["id"])
+    # then
+    assert response.status_code == 400
+    assert _error(response)["code"] == "invalid"
+    assert _error(response)["details"] == {"media.upload_id": [message]}
+    with in_a():
+        assert not Message.objects.exists()
+
+
+def test_an_unknown_upload_id_is_refused(tenant_a: Company, api_a: Client) -> None:
+    # given
+    thread = ThreadFactory(window_open=True)
+    # when
+    response = _send_upload(api_a, thread, "image", str(uuid.uuid4()))
+    # then
+    assert response.status_code == 400
+    assert _error(response)["details"] == {"media.upload_id": [UPLOAD_UNKNOWN.format(hours=24)]}
+
+
+def test_a_csv_audience_id_is_not_a_media_upload(tenant_a: Company, api_a: Client, in_a: InA) -> None:
+    # given
+    with in_a():
+        thread = ThreadFactory(window_open=True)
+    csv = api_a.post("/api/v1/uploads/", {"file": SimpleUploadedFile("people.csv", b"phone\n+4915111111101\n")}).json()
+    # when
+    response = _send_upload(api_a, thread, "document", csv["id"])
+    # then
+    assert response.status_code == 400
+    assert _error(response)["details"] == {"media.upload_id": [UPLOAD_IS_CSV]}
+
+
+def test_an_upload_whose_file_is_gone_is_refused(tenant_a: Company, api_a: Client, in_a: InA) -> None:
+    # given
+    with in_a():
+        thread = ThreadFactory(window_open=True)
+    upload = _upload(api_a, PNG, "receipt.png")
+    with in_a():
+        default_storage.delete(MediaUpload.objects.get(public_id=upload["id"]).file.name)
+    # when
+    response = _send_upload(api_a, thread, "image", upload["id"])
+    # then
+    assert response.status_code == 400
+    assert _error(response)["details"] == {"media.upload_id": [UPLOAD_GONE]}
+
+
+def test_charlie_cannot_send_alices_upload(tenant_a: Company, api_a: Client, api_b: Client, company_b: Company) -> None:
+    # given
+    upload = _upload(api_a, PNG, "receipt.png")
+    with schema_context(company_b.schema_name):
+        thread_b = ThreadFactory(window_open=True)
+    # when
+    response = _send_upload(api_b, thread_b, "image", upload["id"])
+    # then
+    assert response.status_code == 400
+    assert _error(response)["details"] == {"media.upload_id": [UPLOAD_UNKNOWN.format(hours=24)]}
+    with schema_context(company_b.schema_name):
+        assert not Message.objects.exists()
 
 
 # --- charlie --------------------------------------------------------------------------------

@@ -53,9 +53,9 @@ def media_fetch_task(self: Task, message_id: int) -> None:
 def media_uploads_purge_task() -> None:
     """Per company (fanned out hourly by beat): deletes media uploads (`POST /uploads/`) older
     than MEDIA_UPLOAD_RETENTION_HOURS with their files; sent messages keep their own copies."""
-    from inbox.api import uploads  # here: the API module imports the messages service, which imports this one
+    from inbox.services import media_uploads  # here: it imports the messages service, which imports this module
 
-    uploads.media_uploads_purge()
+    media_uploads.media_uploads_purge()
 
 
 # --- outgoing webhooks ---------------------------------------------------------------------

@@ -18,12 +18,11 @@ from rest_framework.views import APIView
 from config.api import ApiError, ErrorSerializer, error_responses
 from inbox import representations, selectors
 from inbox.api import idempotency
-from inbox.api import uploads as upload_api
 from inbox.api.objects import MessageObject
 from inbox.errors import ContactOptedOutError, NoPhoneNumberError, TemplateNotApprovedError, WindowClosedError
 from inbox.models import AudienceUpload, Contact, MediaUpload, PhoneNumber, Thread
 from inbox.phones import phone_normalize
-from inbox.services import messages, scheduled
+from inbox.services import media_uploads, messages, scheduled
 
 RECIPIENT_ONE = _("Give exactly one recipient: `thread`, `contact` or `to`.")
 FROM_UNKNOWN = _("No connected number of this company has this id.")
@@ -182,7 +181,7 @@ class MessageSendApi(APIView):
             return self._schedule(data, thread=thread, contact=contact, phone_number=phone_number)
         if "upload_id" in media:
             upload = _media_upload(media["upload_id"], type=data["type"])
-            filename = upload_api.media_filename(media.get("filename") or upload.filename, upload.mime_type)
+            filename = media_uploads.media_filename(media.get("filename") or upload.filename, upload.mime_type)
             try:
                 content = upload.file.open("rb")
             except FileNotFoundError:
@@ -248,9 +247,9 @@ def _media_upload(public_id: uuid.UUID, *, type: str) -> MediaUpload:
     if upload is None:
         if AudienceUpload.objects.filter(public_id=public_id).exists():
             raise serializers.ValidationError({"media": {"upload_id": [UPLOAD_IS_CSV]}})
-        hours = int(upload_api.media_upload_retention().total_seconds() // 3600)
+        hours = int(media_uploads.media_upload_retention().total_seconds() // 3600)
         raise serializers.ValidationError({"media": {"upload_id": [UPLOAD_UNKNOWN.format(hours=hours)]}})
-    kind = upload_api.MEDIA_KINDS.get(upload.mime_type)
+    kind = media_uploads.MEDIA_KINDS.get(upload.mime_type)
     if kind != type:
         message = (UPLOAD_IS_IMAGE if kind == "image" else UPLOAD_IS_DOCUMENT).format(mime_type=upload.mime_type)
         raise serializers.ValidationError({"media": {"upload_id": [message]}})

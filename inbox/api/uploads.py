@@ -6,15 +6,9 @@ One endpoint, two kinds, told apart by the file:
   `{"kind": "csv", "id", "rows", "errors", …}`; the id goes into a broadcast's audience as
   `{"type": "csv", "upload_id": <id>}`. The format and the consent rule are in
   inbox.services.uploads and docs/broadcasts.md.
-- any other file is a media file to send with `POST /messages/` as `media.upload_id`. Its
-  type is read from its first bytes (never only from the client's name or header) and must
-  be one the channel takes for an outbound image or document (`SEND_MIME_TYPES` of
-  inbox.services.messages); its size is checked against the channel's limit for that kind
-  (inbox.services.media), lowered by the optional `MEDIA_UPLOAD_MAX_BYTES` setting. It is
-  stored like the inbox's attachments and answers 201 `{"kind": "media", "id", "filename",
-  "mime_type", "size", "created_at"}`. Sending copies the file into the message, so the
-  upload is never needed afterwards; uploads older than MEDIA_UPLOAD_RETENTION_HOURS are
-  deleted by `media_uploads_purge` (beat, hourly, per company).
+- any other file is a media file to send with `POST /messages/` as `media.upload_id`, typed
+  by its content and stored by inbox.services.media_uploads (which says how and for how
+  long). It answers 201 `{"kind": "media", "id", "filename", "mime_type", "size", "created_at"}`.
 
 `Idempotency-Key` works as everywhere (the file counts by its content). Without one,
 repeating a CSV upload is harmless too: contacts are matched by phone and an opt-in is
@@ -24,17 +18,10 @@ makes a second, identical upload object; a media file uploaded twice is stored t
 
 from __future__ import annotations
 
-import codecs
-import logging
-import mimetypes
-import zipfile
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import (
     OpenApiResponse,
@@ -53,10 +40,8 @@ from config.api import ApiError, ErrorSerializer, error_responses
 from inbox.api import idempotency
 from inbox.models import MediaUpload, Message
 from inbox.representations import iso
-from inbox.services import media, uploads
-from inbox.services.messages import SEND_MIME_TYPES
-
-logger = logging.getLogger(__name__)
+from inbox.services import uploads
+from inbox.services.media_uploads import content_type_base, media_upload_create, media_upload_max_bytes, megabytes
 
 FILE_REQUIRED = _("Send the file as the multipart field `file`: a CSV audience, an image or a document.")
 NOTHING_IMPORTED = _("No line of the file could be imported; see `details.lines`.")
@@ -65,33 +50,6 @@ NOTHING_IMPORTED = _("No line of the file could be imported; see `details.lines`
 ENVELOPE_BYTES = 64 * 1024
 
 CSV_CONTENT_TYPES = frozenset({"text/csv", "application/csv", "text/comma-separated-values"})
-# Where no setting says otherwise (like inbox.services.uploads.DEFAULTS).
-MEDIA_UPLOAD_RETENTION_HOURS = 24
-MEDIA_KINDS = {mime: kind for kind, mimes in SEND_MIME_TYPES.items() for mime in mimes}
-# Office 97-2003 files share one container (OLE2); the name, else the stream names inside, tell which.
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-OLE2_STREAMS = {
-    "application/msword": "WordDocument",
-    "application/vnd.ms-excel": "Workbook",
-    "application/vnd.ms-powerpoint": "PowerPoint Document",
-}
-# Office 2007+ files are ZIP packages; their main part tells which.
-OOXML_PARTS = {
-    "word/document.xml": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xl/workbook.xml": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "ppt/presentation.xml": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-}
-HEAD_BYTES = 64 * 1024
-
-MEDIA_EMPTY = _("The file is empty.")
-MEDIA_TYPE_REFUSED = _(
-    "This file type cannot be uploaded: upload a CSV audience, a JPEG or PNG image, or a PDF, Word, Excel, "
-    "PowerPoint or plain text (UTF-8) document. The type is read from the file's content, not its name."
-)
-MEDIA_TOO_LARGE = {
-    "image": _("The file is {size} MB; images can be at most {limit} MB."),
-    "document": _("The file is {size} MB; documents can be at most {limit} MB."),
-}
 REQUEST_TOO_LARGE = _(
     "The upload is over {limit} MB, the most any upload can be (CSV audiences {csv} MB, images {image} MB, "
     "documents {document} MB)."
@@ -158,7 +116,10 @@ class UploadCreateApi(APIView):
                 413,
                 "too_large",
                 REQUEST_TOO_LARGE.format(
-                    limit=_mb(limit), csv=_mb(csv_limit), image=_mb(limits["image"]), document=_mb(limits["document"])
+                    limit=megabytes(limit),
+                    csv=megabytes(csv_limit),
+                    image=megabytes(limits["image"]),
+                    document=megabytes(limits["document"]),
                 ),
             )
 
@@ -213,7 +174,13 @@ class UploadCreateApi(APIView):
         file = serializer.validated_data["file"]
         if _is_csv(file):
             return self._csv(file)
-        upload = media_upload_create(file=file, api_key=request.auth if isinstance(request.auth, ApiKey) else None)
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        try:
+            upload = media_upload_create(file=file, api_key=api_key)
+        except uploads.UploadTooLargeError as exc:
+            raise ApiError(413, "too_large", exc.messages[0], {"file": exc.messages}) from exc
+        except ValidationError as exc:
+            raise ApiError(400, "invalid", exc.messages[0], {"file": exc.messages}) from exc
         return Response(media_upload_data(upload), status=201)
 
     def _csv(self, file: UploadedFile) -> Response:
@@ -241,87 +208,6 @@ class UploadCreateApi(APIView):
         )
 
 
-# --- media uploads ---------------------------------------------------------------------------
-
-
-def media_upload_max_bytes(kind: str) -> int:
-    """The channel's limit for an image or a document, lowered by MEDIA_UPLOAD_MAX_BYTES if set."""
-    limit = media.media_max_bytes(kind)
-    cap = getattr(settings, "MEDIA_UPLOAD_MAX_BYTES", None)
-    return min(limit, int(cap)) if cap else limit
-
-
-def media_upload_retention() -> timedelta:
-    return timedelta(hours=int(getattr(settings, "MEDIA_UPLOAD_RETENTION_HOURS", MEDIA_UPLOAD_RETENTION_HOURS)))
-
-
-def media_filename(name: str, mime_type: str) -> str:
-    """`name` (its folders dropped) with the extension of `mime_type` when its own says another
-    type: "scan" → "scan.pdf", "photo.png" holding a JPEG → "photo.jpg". Sending reads the
-    type from the name (inbox.services.messages), so name and content must agree."""
-    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip() or "file"
-    if mimetypes.guess_type(name)[0] == mime_type:
-        return name[-255:]
-    stem, dot, _ = name.rpartition(".")
-    if not dot or not stem or mimetypes.guess_type(name)[0] is None:
-        stem = name  # no extension, or not one of a known type: keep the whole name
-    suffix = media.EXTENSIONS.get(mime_type) or mimetypes.guess_extension(mime_type) or ""
-    return stem[: 255 - len(suffix)] + suffix
-
-
-def media_type_detect(file: UploadedFile) -> str | None:
-    """The MIME type of `file` from its content, if it is one the channel sends; else None.
-
-    Signatures: JPEG, PNG, PDF; Office 97-2003 (OLE2: the name's extension, else the
-    streams named inside); Office 2007+ (ZIP: the package's main part). Plain text is
-    taken only when the client calls it text (`.txt` or `text/plain`) and it is UTF-8
-    without NUL bytes throughout.
-    """
-    file.seek(0)
-    head = file.read(HEAD_BYTES)
-    file.seek(0)
-    claimed = mimetypes.guess_type(file.name or "")[0] or ""
-    if head.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if b"%PDF-" in head[:1024]:
-        return "application/pdf"
-    if head.startswith(OLE2):
-        if claimed in OLE2_STREAMS:
-            return claimed
-        for mime, stream in OLE2_STREAMS.items():
-            if stream.encode("utf-16-le") in head:
-                return mime
-        return None
-    if head.startswith(b"PK\x03\x04"):
-        return _ooxml_type(file)
-    if "text/plain" in (claimed, _base(file.content_type)) and _is_utf8_text(file):
-        return "text/plain"
-    return None
-
-
-def media_upload_create(*, file: UploadedFile, api_key: ApiKey | None) -> MediaUpload:
-    """Stores a media file for a later send (module doc); ApiError 400/413 for one refused."""
-    if not file.size:
-        raise ApiError(400, "invalid", MEDIA_EMPTY, {"file": [MEDIA_EMPTY]})
-    mime_type = media_type_detect(file)
-    if mime_type is None or mime_type not in MEDIA_KINDS:
-        raise ApiError(400, "invalid", MEDIA_TYPE_REFUSED, {"file": [MEDIA_TYPE_REFUSED]})
-    kind = MEDIA_KINDS[mime_type]
-    limit = media_upload_max_bytes(kind)
-    if file.size > limit:
-        message = MEDIA_TOO_LARGE[kind].format(size=_mb(file.size, up=True), limit=_mb(limit))
-        raise ApiError(413, "too_large", message, {"file": [message]})
-    upload = MediaUpload(
-        filename=media_filename(file.name or "", mime_type), mime_type=mime_type, size=file.size, api_key=api_key
-    )
-    path = f"{connection.schema_name}/uploads/{upload.public_id.hex}/{upload.filename[-100:]}"
-    upload.file.save(path, file, save=False)
-    upload.save()
-    return upload
-
-
 def media_upload_data(upload: MediaUpload) -> dict[str, Any]:
     return {
         "kind": "media",
@@ -333,75 +219,8 @@ def media_upload_data(upload: MediaUpload) -> dict[str, Any]:
     }
 
 
-def media_uploads_purge(*, batch: int = 500) -> int:
-    """Deletes the uploads older than the retention, files first; answers how many.
-
-    Call in the company's schema. Nothing else refers to an upload (a sent message has its
-    own copy of the file), so every old one goes. A file already gone is fine; a failure
-    to delete one keeps its row for the next run.
-    """
-    cutoff = timezone.now() - media_upload_retention()
-    deleted = 0
-    while True:
-        old = list(MediaUpload.objects.filter(created_at__lt=cutoff).order_by("pk")[:batch])
-        if not old:
-            return deleted
-        done = []
-        for upload in old:
-            try:
-                if upload.file:
-                    upload.file.storage.delete(upload.file.name)
-            except OSError:
-                logger.exception("media upload %s: its file could not be deleted", upload.pk)
-                continue
-            done.append(upload.pk)
-        deleted += MediaUpload.objects.filter(pk__in=done).delete()[0]
-        if len(done) < len(old):
-            return deleted  # the rest is retried next time rather than looped over now
-
-
-def _ooxml_type(file: UploadedFile) -> str | None:
-    try:
-        with zipfile.ZipFile(file) as package:
-            names = set(package.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        return None
-    finally:
-        file.seek(0)
-    if "[Content_Types].xml" not in names:
-        return None
-    found = [mime for part, mime in OOXML_PARTS.items() if part in names]
-    return found[0] if len(found) == 1 else None
-
-
-def _is_utf8_text(file: UploadedFile) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for chunk in file.chunks():
-            if b"\x00" in chunk:
-                return False
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    finally:
-        file.seek(0)
-    return True
-
-
 def _is_csv(file: UploadedFile) -> bool:
-    return (file.name or "").lower().endswith(".csv") or _base(file.content_type) in CSV_CONTENT_TYPES
-
-
-def _base(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def _mb(size: int, *, up: bool = False) -> str:
-    """Megabytes for a message: whole when exact, else one decimal (rounded up for a size, so a
-    file just over a limit never reads as the limit itself)."""
-    tenths = -(-size * 10 // media.MB) if up else size * 10 // media.MB
-    return str(tenths // 10) if tenths % 10 == 0 else f"{tenths / 10:.1f}"
+    return (file.name or "").lower().endswith(".csv") or content_type_base(file.content_type) in CSV_CONTENT_TYPES
 
 
 def _content_length(request: Request) -> int:

@@ -14,7 +14,7 @@ from django.test import Client
 from inbox.api import uploads as upload_api
 from inbox.api.uploads import MediaUploadObject, UploadObject
 from inbox.models import AudienceUpload, AudienceUploadRow, Contact, MediaUpload
-from inbox.services import uploads
+from inbox.services import media_uploads, uploads
 from inbox.tests.media_samples import DOCX, JPEG, PDF, PNG, XLSX
 from tenants.models import Company
 
@@ -296,8 +296,8 @@ def test_refuses_a_file_that_is_neither_csv_nor_sendable_media(
     assert response.status_code == 400
     assert response.json()["error"] == {
         "code": "invalid",
-        "message": upload_api.MEDIA_TYPE_REFUSED,
-        "details": {"file": [upload_api.MEDIA_TYPE_REFUSED]},
+        "message": media_uploads.MEDIA_TYPE_REFUSED,
+        "details": {"file": [media_uploads.MEDIA_TYPE_REFUSED]},
     }
     with in_a():
         assert not MediaUpload.objects.exists()
@@ -308,7 +308,7 @@ def test_refuses_an_empty_media_file(tenant_a: Company, api_a: Client) -> None:
     response = _media(api_a, b"", "receipt.png", "image/png")
     # then
     assert response.status_code == 400
-    assert response.json()["error"]["details"] == {"file": [upload_api.MEDIA_EMPTY]}
+    assert response.json()["error"]["details"] == {"file": [media_uploads.MEDIA_EMPTY]}
 
 
 def test_a_media_file_over_the_limit_is_413(tenant_a: Company, api_a: Client, in_a: InA, settings: Any) -> None:
@@ -328,8 +328,8 @@ def test_a_media_file_over_the_limit_is_413(tenant_a: Company, api_a: Client, in
 
 def test_the_channel_limit_applies_without_the_setting(tenant_a: Company, api_a: Client) -> None:
     # given
-    assert upload_api.media_upload_max_bytes("image") == 16 * 1024 * 1024
-    assert upload_api.media_upload_max_bytes("document") == 100 * 1024 * 1024
+    assert media_uploads.media_upload_max_bytes("image") == 16 * 1024 * 1024
+    assert media_uploads.media_upload_max_bytes("document") == 100 * 1024 * 1024
 
 
 def test_a_media_file_far_over_every_limit_is_refused_before_it_is_read(

@@ -154,6 +154,10 @@ def main() -> None:
     _post_all((args.warmup, 999, host))
     ProviderEvent.objects.all().delete()
     connections.close_all()
+    # What a gunicorn worker does on importing config.wsgi (config/runtime.py).
+    from config import runtime
+
+    runtime.gc_tune()
 
     per_process = max(1, args.requests // args.processes)
     jobs = [(per_process, seed, host) for seed in range(args.processes)]

@@ -258,8 +258,10 @@ class Message(models.Model):
     template_parameters = models.JSONField(default=list, blank=True)
     template_category = models.CharField(max_length=16, blank=True)
     # who and as whom
+    # Indexed only where set (Meta): inbound, broadcast and automated messages have no
+    # sender, and each would otherwise add an entry to an index no query asks for NULL.
     sent_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False
     )
     sender_identity = models.JSONField(
         default=dict, blank=True, help_text="The company's verified name and badge as they were when sent"
@@ -278,6 +280,8 @@ class Message(models.Model):
             models.Index(fields=["thread", "-created_at", "-id"], name="message_thread_recent"),
             # The due scan's question: which scheduled messages are due?
             models.Index(fields=["send_at"], name="message_scheduled_due", condition=Q(status="scheduled")),
+            # Who sent what (reports, a user's deletion setting it NULL): agents' messages only.
+            models.Index(fields=["sent_by"], name="message_sent_by", condition=Q(sent_by__isnull=False)),
             # Search: a trigram index on UPPER(text), migration 0003 (see inbox.selectors).
         ]
 

@@ -493,7 +493,9 @@ def _bound_cursor() -> Iterator[Any]:
     logging, execute wrappers), and never prepares statements: a pooler in transaction
     mode stays possible.
     """
-    connection.ensure_connection()
+    # A Django cursor first: django-tenants sets the schema's search_path whenever one is
+    # made, and a psycopg cursor made directly would run under whatever path was set last.
+    connection.cursor().close()
     raw = psycopg.Cursor(connection.connection)
     cursor = connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
     try:

@@ -800,19 +800,22 @@ class CsatResponse(models.Model):
 
 
 class PrivacyLog(models.Model):
-    """The company's own audit of erasures, merges and retention purges.
+    """The company's own audit of erasures, merges, deletions and retention purges.
 
     Operators have their own log (tenants.OperatorAction); this one is the company's, shown
     to its owners. An erasure row names the contact only by its public id and keeps counts,
     never the erased content. A merge row names the surviving contact/thread and the merged
     one; `from_label` (the merged-from side as agents knew it) is what the thread's timeline
-    shows, and is blanked when the surviving contact is erased.
+    shows, and is blanked when the surviving contact is erased. A contact deletion writes a
+    summary row and one row per deleted thread (`from_public_id`, no `thread`): the thread
+    list's live update takes those rows out (inbox/services/merge.py thread_ids_gone).
     """
 
     class Action(models.TextChoices):
         ERASE_CONTACT = "erase_contact", _("Contact erased")
         MERGE_CONTACTS = "merge_contacts", _("Contacts merged")
         MERGE_THREADS = "merge_threads", _("Threads merged")
+        DELETE_CONTACT = "delete_contact", _("Contact deleted")
         RETENTION_PURGE = "retention_purge", _("Retention purge")
 
     public_id = _public_id()
@@ -824,7 +827,7 @@ class PrivacyLog(models.Model):
     actor_label = models.CharField(max_length=254, blank=True)
     contact_public_id = models.UUIDField(null=True, blank=True, db_index=True)
     from_public_id = models.UUIDField(null=True, blank=True)
-    # The surviving thread a merge event is shown in (NULL for erasures and purges).
+    # The surviving thread a merge event is shown in (NULL for erasures, deletions and purges).
     thread = models.ForeignKey(Thread, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     from_label = models.CharField(max_length=200, blank=True)
     counts = models.JSONField(default=dict, blank=True)

@@ -123,8 +123,9 @@ def thread_list_updates(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     since = form.cleaned_data["since"] - POLL_OVERLAP
     changed, gone = selectors.thread_row_list_changed(since=since, **form.selector_filters(agent=_agent(request)))
-    # Threads merged into another one are gone from the table: the merge log names them.
-    gone = [*gone, *merge_services.thread_ids_merged_away(since=since)]
+    # Threads merged into another one or deleted with their contact are gone from the table:
+    # the privacy log names them.
+    gone = [*gone, *merge_services.thread_ids_gone(since=since)]
     filter_query = urlencode({n: form.cleaned_data.get(n) for n in form.FILTER_FIELDS if form.cleaned_data.get(n)})
     context = {
         "rows": display.thread_rows(changed),
@@ -207,6 +208,11 @@ def _merged_into(agent: User, public_id: Any) -> Thread | None:
         return None
 
 
+def _was_deleted(agent: User, public_id: Any) -> bool:
+    """Whether the thread was deleted with its contact, told to active agents only."""
+    return agent.is_active and merge_services.thread_was_deleted(public_id=public_id)
+
+
 def _thread_url(thread: Thread, request: HttpRequest) -> str:
     # The list pane's filters come along.
     url = reverse("inbox:thread_detail", args=[thread.public_id])
@@ -222,7 +228,10 @@ def thread_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     except Http404:
         survivor = _merged_into(agent, public_id)
         if survivor is None:
-            raise
+            if not _was_deleted(agent, public_id):
+                raise
+            flash.error(request, _("This conversation was deleted."))
+            return redirect("inbox:thread_list")
         flash.info(request, _("That thread was merged into this one."))
         return redirect(_thread_url(survivor, request))
     thread_services.thread_mark_read(thread=thread)
@@ -265,6 +274,9 @@ def _thread_gone_live(request: HttpRequest, public_id: str) -> HttpResponse:
     if survivor is not None:
         flash.info(request, _("The thread you had open was merged into this one."))
         url = reverse("inbox:thread_detail", args=[survivor.public_id])
+    elif _was_deleted(_agent(request), public_id):
+        flash.error(request, _("This conversation was deleted."))
+        url = reverse("inbox:thread_list")
     else:
         flash.error(request, _("That thread no longer exists."))
         url = reverse("inbox:thread_list")

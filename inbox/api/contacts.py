@@ -130,7 +130,7 @@ class ContactDeleteApi(APIView):
     )
     def delete(self, request: Request, id: uuid.UUID) -> Response:
         contact = selectors.contact_get(public_id=id)
-        contacts.contact_delete(contact=contact)
+        contacts.contact_delete(contact=contact, actor=request.user)
         return Response(status=204)
 
 

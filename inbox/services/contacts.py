@@ -6,10 +6,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.utils.translation import gettext_lazy
 
 from accounts.models import User
-from inbox.models import ConsentEvent, Contact, Label
+from inbox.models import ConsentEvent, Contact, Label, PrivacyLog, Thread
 from inbox.phones import phone_normalize
 
 CONTACT_PHONE_TAKEN = gettext_lazy("A contact with this phone number already exists.")
@@ -116,9 +117,49 @@ def contact_update(
 
 
 @transaction.atomic
-def contact_delete(*, contact: Contact) -> None:
-    """Deletes the contact with its threads, messages and consent ledger."""
-    contact.delete()
+def contact_delete(*, contact: Contact, actor: Any = None) -> None:
+    """Deletes the contact with its threads, messages and consent ledger.
+
+    Logged in the same transaction (PrivacyLog, DELETE_CONTACT): a summary row with counts,
+    and one row per deleted thread naming it (`from_public_id`), from which the agents' open
+    thread lists take its row out and an open page of it learns it was deleted
+    (inbox/services/merge.py thread_ids_gone, thread_was_deleted). The contact's row lock
+    comes first, as inbound processing takes it before booking a message, so no thread is
+    added unlogged meanwhile.
+    """
+    from inbox.services.privacy import _actor_user, actor_label  # privacy imports this module
+
+    locked = Contact.objects.select_for_update().filter(pk=contact.pk).first()
+    if locked is None:
+        return
+    threads = list(
+        Thread.objects.filter(contact=locked)
+        .annotate(message_count=Count("messages"))
+        .order_by("pk")
+        .values_list("public_id", "message_count")
+    )
+    who = {"actor": _actor_user(actor), "actor_label": actor_label(actor) if actor is not None else ""}
+    PrivacyLog.objects.bulk_create(
+        [
+            PrivacyLog(
+                action=PrivacyLog.Action.DELETE_CONTACT,
+                contact_public_id=locked.public_id,
+                counts={"threads": len(threads), "messages": sum(count for _id, count in threads)},
+                **who,
+            ),
+            *(
+                PrivacyLog(
+                    action=PrivacyLog.Action.DELETE_CONTACT,
+                    contact_public_id=locked.public_id,
+                    from_public_id=public_id,
+                    counts={"messages": count},
+                    **who,
+                )
+                for public_id, count in threads
+            ),
+        ]
+    )
+    locked.delete()
 
 
 @transaction.atomic

@@ -159,6 +159,27 @@ def thread_ids_merged_away(*, since: Any) -> list[Any]:
     )
 
 
+def thread_ids_gone(*, since: Any) -> list[Any]:
+    """Public ids of the threads merged away (as thread_ids_merged_away) or deleted with their
+    contact (contacts.contact_delete's per-thread rows) after `since`, for the thread list's
+    live update to take their rows out. One query on the log's `created_at` index."""
+    return list(
+        PrivacyLog.objects.filter(
+            Q(action=PrivacyLog.Action.MERGE_THREADS, thread__isnull=False)
+            | Q(action=PrivacyLog.Action.MERGE_CONTACTS, counts__has_key="messages", thread__isnull=False)
+            | Q(action=PrivacyLog.Action.DELETE_CONTACT, from_public_id__isnull=False),
+            created_at__gt=since,
+        )
+        .order_by()
+        .values_list("from_public_id", flat=True)
+    )
+
+
+def thread_was_deleted(*, public_id: Any) -> bool:
+    """Whether the thread was deleted with its contact (contacts.contact_delete logs it)."""
+    return PrivacyLog.objects.filter(from_public_id=public_id, action=PrivacyLog.Action.DELETE_CONTACT).exists()
+
+
 def _consent_flags_refresh(contact: Contact) -> None:
     """The cached flags recomputed from the merged ledger (the same rule as consent_record)."""
     latest_all = contact.consent_events.filter(purpose=ConsentEvent.Purpose.ALL).order_by("-created_at", "-id").first()

@@ -5,7 +5,8 @@
  *   [data-live-cursor]             the `since` to send next time;
  *   [data-upsert-into=<selector>]  rows to put in place by id, ordered by data-sort
  *                                  (data-order="desc" for threads, "asc" for messages);
- *   [data-remove-id]               rows to take out (no longer matching the filters);
+ *   [data-remove-id]               rows to take out (no longer matching the filters, merged
+ *                                  away or deleted);
  *   [data-replace]                 blocks to swap by id (header, composer, presence),
  *                                  never while the agent's focus is inside them.
  * A thread poll for a thread that is gone answers with an HX-Redirect header instead (to the

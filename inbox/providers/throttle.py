@@ -80,12 +80,13 @@ PRIORITY_LUA = (
     _REFILL_LUA
     + """
 local floor = -tonumber(ARGV[3])
-local before = tokens
+-- A whole token fits above the debt's floor: decided before subtracting, since
+-- `before - after >= 1` fails by rounding for fractional token counts (0.3 - (0.3 - 1)).
+local charged = 0
+if tokens - 1 >= floor then charged = 1 end
 tokens = math.max(math.min(tokens, floor), tokens - 1)
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(math.max(now, ts)))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
-local charged = 0
-if before - tokens >= 1 then charged = 1 end
 local pause = redis.call('PTTL', KEYS[2])
 if pause < 0 then pause = 0 end
 return {charged, pause}

@@ -209,3 +209,14 @@ def test_a_delivery_that_fails_the_window_check_takes_no_token(
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
     assert not redis.from_url(settings.REDIS_URL).exists(throttle.bucket_key(NUMBER_A))
+
+
+def test_a_priority_take_in_a_fractional_debt_counts_its_whole_token() -> None:
+    # given: 1.3 tokens in debt, stamped ahead so no refill happens during the take
+    client = redis.from_url(settings.REDIS_URL)
+    client.hset(throttle.bucket_key(NUMBER), mapping={"tokens": "-1.3", "ts": str(10**15)})
+    # when
+    taken = throttle.number_take_priority(phone_number_id=NUMBER, rate=10)
+    # then: a whole token was taken (-1.3 - (-1.3 - 1) is 0.9999… in floating point, not a reason to say no)
+    assert taken is True
+    assert _tokens() == pytest.approx(-2.3)

@@ -65,10 +65,9 @@ def _closed_now() -> None:
     services.business_hours_set(time_zone="UTC", intervals=[IntervalInput(day, time(9), time(10))], holidays=[])
 
 
-def _receive(client: Client, text: str, captured: Any) -> None:
-    event = post(
-        client, envelope_build(phone_number_id=NUMBER_A, messages=[text_message_item(sender=CUSTOMER, text=text)])
-    )
+def _receive(client: Client, text: str, captured: Any, *, at: float | None = None) -> None:
+    item = text_message_item(sender=CUSTOMER, text=text, at=at)
+    event = post(client, envelope_build(phone_number_id=NUMBER_A, messages=[item]))
     with captured(execute=True):
         process(event)
 
@@ -86,9 +85,11 @@ def test_a_first_message_at_night_is_assigned_greeted_and_answered_once(
         settings_set(greeting_enabled=True, away_enabled=True, auto_assign_enabled=True)
         services.agent_automation_update(user=bob.user, auto_assign=True)
         _closed_now()
-    # when: the customer writes twice
-    _receive(public_client, "Hello, are you open?", django_capture_on_commit_callbacks)
-    _receive(public_client, "Anyone there?", django_capture_on_commit_callbacks)
+    # when: the customer writes twice within one second (the provider's timestamps are whole
+    # seconds, so both carry the same one, and the away reply made meanwhile is newer)
+    sent = float(int(timezone.now().timestamp()))
+    _receive(public_client, "Hello, are you open?", django_capture_on_commit_callbacks, at=sent)
+    _receive(public_client, "Anyone there?", django_capture_on_commit_callbacks, at=sent)
     # then
     with schema_context(company_a.schema_name):
         thread = Thread.objects.get(contact__phone=CUSTOMER)

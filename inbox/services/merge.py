@@ -138,31 +138,16 @@ def thread_merged_into(*, public_id: Any) -> Thread | None:
     return log.thread if log is not None else None
 
 
-def thread_ids_merged_away(*, since: Any) -> list[Any]:
-    """Public ids of the threads merged into another thread after `since` (those threads
-    are gone), for the thread list's live update to take their rows out.
-
-    One query on the log's `created_at` index. A log row names a merged-away thread when it
-    counts what moved between threads: every thread merge, and a contact merge's per-thread
-    row for two threads on the same number; a thread that a contact merge moved whole keeps
-    its id (`from_public_id` is its own), and its row counts nothing.
-    """
-    return list(
-        PrivacyLog.objects.filter(
-            Q(action=PrivacyLog.Action.MERGE_THREADS)
-            | Q(action=PrivacyLog.Action.MERGE_CONTACTS, counts__has_key="messages"),
-            created_at__gt=since,
-            thread__isnull=False,
-        )
-        .order_by()
-        .values_list("from_public_id", flat=True)
-    )
-
-
 def thread_ids_gone(*, since: Any) -> list[Any]:
-    """Public ids of the threads merged away (as thread_ids_merged_away) or deleted with their
-    contact (contacts.contact_delete's per-thread rows) after `since`, for the thread list's
-    live update to take their rows out. One query on the log's `created_at` index."""
+    """Public ids of the threads merged away or deleted with their contact after `since`, for
+    the thread list's live update to take their rows out. One query on the log's
+    `created_at` index.
+
+    A log row names a merged-away thread when it counts what moved between threads: every
+    thread merge, and a contact merge's per-thread row for two threads on the same number; a
+    thread that a contact merge moved whole keeps its id (`from_public_id` is its own), and
+    its row counts nothing. contacts.contact_delete writes one row per deleted thread.
+    """
     return list(
         PrivacyLog.objects.filter(
             Q(action=PrivacyLog.Action.MERGE_THREADS, thread__isnull=False)

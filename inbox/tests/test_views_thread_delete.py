@@ -177,6 +177,7 @@ def test_the_list_polls_log_look_can_use_an_index(tenant_a: Company) -> None:
     with CaptureQueriesContext(connection) as queries:
         merge.thread_ids_gone(since=timezone.now() - timedelta(seconds=5))
         merge.thread_was_deleted(public_id=uuid.uuid4())
+        merge.thread_merged_into(public_id=uuid.uuid4())
     # when: planned as for a big log (a tiny table is read whole otherwise)
     plans = []
     with connection.cursor() as cursor:
@@ -184,7 +185,8 @@ def test_the_list_polls_log_look_can_use_an_index(tenant_a: Company) -> None:
         for query in [q for q in queries.captured_queries if q["sql"].startswith("SELECT")]:
             cursor.execute("EXPLAIN " + query["sql"])
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
-    # then: the created_at index for the window, privacylog_from for the id
+    # then: the created_at index for the window, privacylog_from for an id (deleted or merged)
     assert "Index" in plans[0], plans[0]
     assert "created_at" in plans[0], plans[0]
     assert "privacylog_from" in plans[1], plans[1]
+    assert "privacylog_from" in plans[2], plans[2]
